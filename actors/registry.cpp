@@ -1,0 +1,61 @@
+#include "actors/registry.hpp"
+
+#include "actors/workspace.hpp"
+
+namespace pyro {
+
+namespace {
+
+workspace_actor spawn_child(registry_actor::stateful_pointer<registry_state> self,
+                            const std::string& id) {
+  auto& cfg = self->state.config;
+  if (cfg.detached_children)
+    return self->spawn<caf::detached>(workspace_impl, id, cfg.store);
+  return self->spawn(workspace_impl, id, cfg.store);
+}
+
+} // namespace
+
+registry_actor::behavior_type
+registry_impl(registry_actor::stateful_pointer<registry_state> self,
+              registry_config config) {
+  self->state.config = std::move(config);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& children = self->state.children;
+    for (auto i = children.begin(); i != children.end(); ++i) {
+      if (i->second.address() != dm.source)
+        continue;
+      if (dm.reason && dm.reason != caf::exit_reason::normal)
+        ++self->state.failures[i->first];
+      children.erase(i);
+      return;
+    }
+  });
+  return {
+    [=](lookup_atom, const std::string& id) -> caf::result<workspace_actor> {
+      auto& st = self->state;
+      if (auto valid = validate_workspace_id(id); !valid)
+        return to_caf(valid.err());
+      if (auto i = st.children.find(id); i != st.children.end())
+        return i->second;
+      if (!st.config.store->exists(id))
+        return to_caf(make_error(
+          error_code::not_found, "workspace '" + id + "' does not exist",
+          "`pyro workspace list` shows the workspaces that exist"));
+      auto child = spawn_child(self, id);
+      self->monitor(child);
+      st.children.emplace(id, child);
+      return child;
+    },
+    [=](list_atom) -> std::vector<workspace_entry> {
+      return self->state.config.store->list();
+    },
+    [=](failures_atom, const std::string& id) -> int32_t {
+      auto& failures = self->state.failures;
+      auto i = failures.find(id);
+      return i == failures.end() ? 0 : i->second;
+    },
+  };
+}
+
+} // namespace pyro

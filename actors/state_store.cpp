@@ -1,0 +1,154 @@
+#include "actors/state_store.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "messages/sys/atomic_file.hpp"
+
+namespace pyro {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* trash_prefix = ".trash-";
+
+error not_found_error(const std::string& id) {
+  return make_error(error_code::not_found,
+                    "workspace '" + id + "' does not exist",
+                    "`pyro workspace list` shows the workspaces that exist");
+}
+
+error corrupt_error(const std::string& id, const fs::path& path,
+                    const std::string& problem) {
+  return make_error(error_code::failed_precondition,
+                    "workspace '" + id + "' has an unreadable record "
+                      + path.string() + ": " + problem,
+                    "inspect the file, or remove the workspace with "
+                    "`pyro workspace delete "
+                      + id + "`");
+}
+
+} // namespace
+
+state_store::state_store(fs::path home) : home_(std::move(home)) {
+  // nop
+}
+
+fs::path state_store::workspaces_dir() const {
+  return home_ / "workspaces";
+}
+
+fs::path state_store::workspace_dir(const std::string& id) const {
+  return workspaces_dir() / id;
+}
+
+fs::path state_store::record_path(const std::string& id) const {
+  return workspace_dir(id) / "workspace.json";
+}
+
+bool state_store::exists(const std::string& id) const {
+  std::error_code ec;
+  return validate_workspace_id(id) && fs::is_directory(workspace_dir(id), ec);
+}
+
+result<workspace_record> state_store::load(const std::string& id) const {
+  if (auto valid = validate_workspace_id(id); !valid)
+    return valid.err();
+  auto path = record_path(id);
+  auto text = sys::read_file(path);
+  if (!text) {
+    if (text.err().code == error_code::not_found)
+      return exists(id) ? corrupt_error(id, path, "the file is missing")
+                        : not_found_error(id);
+    return corrupt_error(id, path, text.err().message);
+  }
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded())
+    return corrupt_error(id, path, "not valid JSON");
+  auto record = workspace_record_from_json(j);
+  if (!record) {
+    if (record.err().code == error_code::failed_precondition)
+      return record.err(); // a newer schema: the hint says upgrade
+    return corrupt_error(id, path, record.err().message);
+  }
+  if (record->workspace_id != id)
+    return corrupt_error(id, path,
+                         "it names workspace '" + record->workspace_id + "'");
+  return record;
+}
+
+status state_store::save(const workspace_record& record) const {
+  if (auto valid = validate_workspace_id(record.workspace_id); !valid)
+    return valid;
+  std::error_code ec;
+  fs::create_directories(workspace_dir(record.workspace_id), ec);
+  if (ec)
+    return make_error(error_code::internal,
+                      "cannot create " + workspace_dir(record.workspace_id).string()
+                        + ": " + ec.message());
+  return sys::write_file_atomic(record_path(record.workspace_id),
+                                to_json(record).dump(2) + "\n", 0600);
+}
+
+std::vector<workspace_entry> state_store::list() const {
+  std::vector<workspace_entry> out;
+  std::error_code ec;
+  for (const auto& dirent : fs::directory_iterator(workspaces_dir(), ec)) {
+    auto id = dirent.path().filename().string();
+    if (id.rfind(trash_prefix, 0) == 0 || !dirent.is_directory(ec))
+      continue;
+    workspace_entry entry;
+    entry.workspace_id = id;
+    if (auto record = load(id))
+      entry.record = std::move(*record);
+    else
+      entry.problem = record.err().message;
+    out.push_back(std::move(entry));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    if (a.record.last_activity_at != b.record.last_activity_at)
+      return a.record.last_activity_at > b.record.last_activity_at;
+    return a.workspace_id < b.workspace_id;
+  });
+  return out;
+}
+
+status state_store::remove(const std::string& id) const {
+  if (auto valid = validate_workspace_id(id); !valid)
+    return valid;
+  if (!exists(id))
+    return not_found_error(id);
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto trash = workspaces_dir()
+               / (trash_prefix + id + "-" + std::to_string(rng()));
+  std::error_code ec;
+  fs::rename(workspace_dir(id), trash, ec);
+  if (ec)
+    return make_error(error_code::internal, "cannot remove workspace '" + id
+                                              + "': " + ec.message());
+  if (auto synced = sys::sync_directory(workspaces_dir()); !synced)
+    return synced;
+  sweep_trash();
+  return {};
+}
+
+void state_store::sweep_trash() const {
+  // Also finishes deletions that an earlier process was killed during.
+  std::error_code ec;
+  for (const auto& dirent : fs::directory_iterator(workspaces_dir(), ec))
+    if (dirent.path().filename().string().rfind(trash_prefix, 0) == 0)
+      fs::remove_all(dirent.path(), ec);
+}
+
+result<sys::file_lock>
+state_store::lock(const std::string& id,
+                  std::chrono::milliseconds timeout) const {
+  if (auto valid = validate_workspace_id(id); !valid)
+    return valid.err();
+  return sys::file_lock::acquire(home_ / "locks" / (id + ".lock"), timeout);
+}
+
+} // namespace pyro

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "messages/error.hpp"
+#include "messages/sys/file_lock.hpp"
+#include "messages/workspace_record.hpp"
+
+namespace pyro {
+
+/// The on-disk state under PYRO_HOME:
+///
+///     workspaces/<id>/workspace.json   the record (schema-versioned)
+///     workspaces/<id>/...              workspace/, commands/, shells/,
+///                                      runtime/, baseline/, snapshots/
+///     locks/<id>.lock                  flock serialising mutations
+///
+/// Every write is atomic, so a process killed at any instant leaves each
+/// record either old or new. Locks live outside the workspace directory so
+/// that deleting a workspace never deletes a lock someone is waiting on.
+class state_store {
+public:
+  explicit state_store(std::filesystem::path home);
+
+  [[nodiscard]] const std::filesystem::path& home() const noexcept {
+    return home_;
+  }
+
+  [[nodiscard]] std::filesystem::path workspaces_dir() const;
+
+  [[nodiscard]] std::filesystem::path
+  workspace_dir(const std::string& id) const;
+
+  [[nodiscard]] std::filesystem::path
+  record_path(const std::string& id) const;
+
+  /// Whether a workspace directory exists for a valid id.
+  [[nodiscard]] bool exists(const std::string& id) const;
+
+  /// `invalid_argument` for a malformed id, `not_found` for an unknown one,
+  /// `failed_precondition` naming the problem for a corrupt record.
+  result<workspace_record> load(const std::string& id) const;
+
+  /// Writes the record atomically, creating the workspace directory.
+  status save(const workspace_record& record) const;
+
+  /// Every workspace, most recently active first; unreadable records are
+  /// listed with their problem instead of failing the whole list.
+  std::vector<workspace_entry> list() const;
+
+  /// Removes the workspace directory: first renamed out of sight (atomic),
+  /// then deleted, so a crash half-way never leaves a half-readable record.
+  status remove(const std::string& id) const;
+
+  /// Exclusive lock on one workspace for the duration of a mutation.
+  result<sys::file_lock> lock(const std::string& id,
+                              std::chrono::milliseconds timeout
+                              = std::chrono::seconds{30}) const;
+
+private:
+  void sweep_trash() const;
+
+  std::filesystem::path home_;
+};
+
+} // namespace pyro

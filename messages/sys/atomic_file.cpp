@@ -1,0 +1,121 @@
+#include "messages/sys/atomic_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace pyro::sys {
+
+namespace {
+
+error io_error(const std::string& what, const std::filesystem::path& path,
+               int err) {
+  return make_error(error_code::internal,
+                    what + " " + path.string() + ": " + std::strerror(err));
+}
+
+std::string temp_suffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rng());
+}
+
+class fd_guard {
+public:
+  explicit fd_guard(int fd) : fd_(fd) {
+    // nop
+  }
+  ~fd_guard() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+  fd_guard(const fd_guard&) = delete;
+  fd_guard& operator=(const fd_guard&) = delete;
+  int get() const {
+    return fd_;
+  }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+private:
+  int fd_;
+};
+
+} // namespace
+
+status sync_directory(const std::filesystem::path& dir) {
+  fd_guard fd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (fd.get() < 0)
+    return io_error("cannot open directory", dir, errno);
+  if (::fsync(fd.get()) != 0)
+    return io_error("cannot fsync directory", dir, errno);
+  return {};
+}
+
+status write_file_atomic(const std::filesystem::path& path,
+                         std::string_view contents, unsigned mode) {
+  auto dir = path.parent_path();
+  if (dir.empty())
+    dir = ".";
+  auto tmp = path;
+  tmp += temp_suffix();
+  fd_guard fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                     mode)};
+  if (fd.get() < 0)
+    return io_error("cannot create", tmp, errno);
+  auto fail = [&](const std::string& what) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return io_error(what, tmp, err);
+  };
+  const char* data = contents.data();
+  size_t left = contents.size();
+  while (left > 0) {
+    auto n = ::write(fd.get(), data, left);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return fail("cannot write");
+    }
+    data += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0)
+    return fail("cannot fsync");
+  if (::close(fd.release()) != 0)
+    return fail("cannot close");
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return fail("cannot rename over " + path.string() + " from");
+  return sync_directory(dir);
+}
+
+result<std::string> read_file(const std::filesystem::path& path) {
+  fd_guard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (fd.get() < 0) {
+    if (errno == ENOENT)
+      return make_error(error_code::not_found,
+                        path.string() + " does not exist");
+    return io_error("cannot open", path, errno);
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    auto n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return io_error("cannot read", path, errno);
+    }
+    if (n == 0)
+      break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+} // namespace pyro::sys

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "messages/error.hpp"
+
+namespace pyro::sys {
+
+/// Replaces `path` with `contents` so that a reader, or a process that
+/// survives a crash of the writer at any instant, sees either the old file or
+/// the new one and never a mix: write a temp file beside it, fsync it, rename
+/// it over the target, fsync the directory.
+status write_file_atomic(const std::filesystem::path& path,
+                         std::string_view contents, unsigned mode = 0644);
+
+/// Reads a whole file; `not_found` if it is missing.
+result<std::string> read_file(const std::filesystem::path& path);
+
+/// fsyncs a directory so that a rename or unlink inside it is durable.
+status sync_directory(const std::filesystem::path& dir);
+
+} // namespace pyro::sys

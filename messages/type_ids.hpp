@@ -1,0 +1,55 @@
+#pragma once
+
+// The vocabulary of the actor runtime: every atom, message type and actor
+// handle that travels between actors, in one CAF type-ID block.
+
+#include <string>
+#include <vector>
+
+#include "caf/all.hpp"
+
+#include "messages/caf_error.hpp"
+#include "messages/workspace_record.hpp"
+
+CAF_BEGIN_TYPE_ID_BLOCK(pyro, first_custom_type_id)
+
+  // 0.17: atom text is at most 10 characters of [0-9A-Za-z_].
+  CAF_ADD_ATOM(pyro, pyro, status_atom, "status")
+  CAF_ADD_ATOM(pyro, pyro, list_atom, "list")
+  CAF_ADD_ATOM(pyro, pyro, remove_atom, "remove")
+  CAF_ADD_ATOM(pyro, pyro, lookup_atom, "lookup")
+  CAF_ADD_ATOM(pyro, pyro, failures_atom, "failures")
+
+  CAF_ADD_TYPE_ID(pyro, (pyro::error_code))
+  CAF_ADD_TYPE_ID(pyro, (pyro::workspace_seed))
+  CAF_ADD_TYPE_ID(pyro, (pyro::secret_ref))
+  CAF_ADD_TYPE_ID(pyro, (pyro::workspace_record))
+  CAF_ADD_TYPE_ID(pyro, (pyro::workspace_entry))
+  CAF_ADD_TYPE_ID(pyro, (std::vector<pyro::workspace_entry>))
+
+// Handles that travel in messages need IDs too; the aliases need the atoms.
+namespace pyro {
+
+/// One workspace; its mailbox serialises what is done to it.
+using workspace_actor = caf::typed_actor<
+  caf::replies_to<status_atom>::with<workspace_record>,
+  caf::replies_to<remove_atom>::with<bool>>;
+
+} // namespace pyro
+
+  CAF_ADD_TYPE_ID(pyro, (pyro::workspace_actor))
+
+CAF_END_TYPE_ID_BLOCK(pyro)
+
+namespace pyro {
+
+/// The supervisor: finds or rehydrates workspace actors by id.
+using registry_actor = caf::typed_actor<
+  caf::replies_to<lookup_atom, std::string>::with<workspace_actor>,
+  caf::replies_to<list_atom>::with<std::vector<workspace_entry>>,
+  caf::replies_to<failures_atom, std::string>::with<int32_t>>;
+
+/// Registers the block with a config; every actor system in pyro calls this.
+void add_message_types(caf::actor_system_config& cfg);
+
+} // namespace pyro

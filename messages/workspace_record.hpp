@@ -1,0 +1,100 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "messages/error.hpp"
+
+namespace pyro {
+
+/// How /workspace was first filled.
+struct workspace_seed {
+  /// empty, directory or tar_archive.
+  std::string mode = "empty";
+  std::string source_path;
+};
+
+/// A secret as the records keep it: its name and where it came from, never
+/// its value.
+struct secret_ref {
+  std::string name;
+  /// literal or file.
+  std::string source_kind;
+};
+
+/// The persistent description of one workspace (`workspace.json`).
+struct workspace_record {
+  /// Bumped whenever a field changes meaning; readers refuse newer records.
+  static constexpr int current_schema = 1;
+
+  int schema_version = current_schema;
+  std::string workspace_id;
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::string environment;
+  int32_t vcpu_count = 1;
+  int32_t mem_mib = 1024;
+  int64_t ttl_seconds = 600;
+  double created_at = 0;
+  double expires_at = 0;
+  double last_activity_at = 0;
+  /// started or stopped.
+  std::string state = "started";
+  std::string network_policy = "off";
+  std::string backend;
+  std::string execution_mode;
+  workspace_seed seed;
+  int64_t command_count = 0;
+  std::vector<secret_ref> secrets;
+};
+
+nlohmann::json to_json(const workspace_record& record);
+
+/// Validates and reads a record; names the first field that is wrong.
+result<workspace_record> workspace_record_from_json(const nlohmann::json& j);
+
+/// Workspace ids are what `workspace create` makes or a user typed: letters,
+/// digits, '-' and '_', 1-64 characters, so an id is always a safe path
+/// component.
+status validate_workspace_id(const std::string& id);
+
+/// One row of `workspace list`: a record, or why it could not be read.
+struct workspace_entry {
+  std::string workspace_id;
+  /// Empty when `record` is valid; otherwise what is wrong with it.
+  std::string problem;
+  workspace_record record;
+};
+
+nlohmann::json to_json(const workspace_entry& entry);
+
+// -- CAF inspection (0.17 style) ---------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, workspace_seed& x) {
+  return f(x.mode, x.source_path);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, secret_ref& x) {
+  return f(x.name, x.source_kind);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, workspace_record& x) {
+  return f(x.schema_version, x.workspace_id, x.name, x.labels, x.environment,
+           x.vcpu_count, x.mem_mib, x.ttl_seconds, x.created_at, x.expires_at,
+           x.last_activity_at, x.state, x.network_policy, x.backend,
+           x.execution_mode, x.seed, x.command_count, x.secrets);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, workspace_entry& x) {
+  return f(x.workspace_id, x.problem, x.record);
+}
+
+} // namespace pyro

@@ -1,0 +1,81 @@
+#include "vmm/environment_catalog.hpp"
+
+#include <cstdlib>
+
+#include <nlohmann/json.hpp>
+
+#include "messages/sys/atomic_file.hpp"
+#include "vmm/home_dirs.hpp"
+
+namespace pyro::vmm {
+
+const std::vector<environment_spec>& environment_catalog() {
+  static const std::vector<environment_spec> catalog{
+    {"debian:12",
+     "Debian 12 environment with Git preinstalled for common agent workflows.",
+     {"bash", "coreutils", "git", "ca-certificates"},
+     "minbase",
+     false},
+    {"debian:12-base",
+     "Minimal Debian 12 environment for shell and core Unix tooling.",
+     {"bash", "coreutils"},
+     "minbase",
+     false},
+    {"debian:12-build",
+     "Debian 12 environment with Git and common build tools preinstalled.",
+     {"bash", "coreutils", "git", "ca-certificates", "build-essential",
+      "pkg-config", "python3"},
+     "minbase",
+     false},
+    {"busybox",
+     "Tiny offline test environment: Debian's busybox-static plus the agent.",
+     {"busybox-static"},
+     "busybox",
+     true},
+  };
+  return catalog;
+}
+
+const environment_spec* find_environment(std::string_view name) {
+  for (const auto& spec : environment_catalog())
+    if (spec.name == name)
+      return &spec;
+  return nullptr;
+}
+
+std::string_view catalog_version() {
+  return "1";
+}
+
+std::filesystem::path environment_cache_dir() {
+  if (const char* dir = std::getenv("PYRO_ENVIRONMENT_CACHE_DIR");
+      dir != nullptr && *dir != '\0')
+    return dir;
+  return user_cache_home() / "pyro" / "environments";
+}
+
+std::filesystem::path environment_install_dir(std::string_view name) {
+  std::string safe{name};
+  for (auto& c : safe)
+    if (c == ':' || c == '/')
+      c = '_';
+  return environment_cache_dir() / safe;
+}
+
+bool environment_installed(std::string_view name) {
+  auto text = sys::read_file(environment_install_dir(name) / "install.json");
+  if (!text)
+    return false;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  return j.is_object() && j.value("complete", false);
+}
+
+nlohmann::json to_json(const environment_spec& spec) {
+  return nlohmann::json{{"name", spec.name},
+                        {"description", spec.description},
+                        {"packages", spec.packages},
+                        {"installed", environment_installed(spec.name)},
+                        {"test_only", spec.test_only}};
+}
+
+} // namespace pyro::vmm

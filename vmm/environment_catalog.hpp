@@ -1,0 +1,44 @@
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace pyro::vmm {
+
+/// One environment pyro knows how to obtain.
+struct environment_spec {
+  std::string name;
+  std::string description;
+  /// Debian packages on top of the variant.
+  std::vector<std::string> packages;
+  /// mmdebstrap variant, or "busybox" for the offline test environment.
+  std::string variant;
+  /// Only for pyro's own tests; hidden from `env list` unless asked.
+  bool test_only = false;
+};
+
+/// The catalog, in display order.
+const std::vector<environment_spec>& environment_catalog();
+
+const environment_spec* find_environment(std::string_view name);
+
+/// Catalog version, printed by `env list`.
+std::string_view catalog_version();
+
+/// `PYRO_ENVIRONMENT_CACHE_DIR`, default `~/.cache/pyro/environments`.
+std::filesystem::path environment_cache_dir();
+
+/// Where one environment's install lives inside the cache.
+std::filesystem::path environment_install_dir(std::string_view name);
+
+/// An install counts only when its manifest says it is complete.
+[[nodiscard]] bool environment_installed(std::string_view name);
+
+nlohmann::json to_json(const environment_spec& spec);
+
+} // namespace pyro::vmm
