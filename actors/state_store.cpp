@@ -89,8 +89,9 @@ status state_store::save(const workspace_record& record) const {
     return make_error(error_code::internal,
                       "cannot create " + workspace_dir(record.workspace_id).string()
                         + ": " + ec.message());
-  return sys::write_file_atomic(record_path(record.workspace_id),
-                                to_json(record).dump(2) + "\n", 0600);
+  auto path = record_path(record.workspace_id);
+  sys::remove_stale_temp_files(path);
+  return sys::write_file_atomic(path, to_json(record).dump(2) + "\n", 0600);
 }
 
 std::vector<workspace_entry> state_store::list() const {

@@ -94,17 +94,34 @@ fact probe_overlayfs() {
                  "load on first mount)"};
 }
 
-fact probe_cgroup_v2() {
-  if (::access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0)
-    return {false, "no cgroup v2 hierarchy at /sys/fs/cgroup"};
-  if (::access("/sys/fs/cgroup", W_OK) != 0)
-    return {false, "/sys/fs/cgroup is not writable by this user"};
-  auto controllers = slurp("/sys/fs/cgroup/cgroup.controllers");
-  bool cpu = controllers.find("cpu") != std::string::npos;
-  bool memory = controllers.find("memory") != std::string::npos;
-  if (!cpu || !memory)
-    return {false, "cgroup v2 lacks the cpu or memory controller"};
-  return {true, "cgroup v2 with cpu and memory controllers is writable"};
+bool has_word(const std::string& text, const std::string& word) {
+  std::istringstream in{text};
+  for (std::string w; in >> w;)
+    if (w == word)
+      return true;
+  return false;
+}
+
+// vcpu_count and mem_mib are enforced through whichever hierarchy offers
+// writable cpu and memory controllers: unified (v2) first, then v1.
+fact probe_cgroups() {
+  for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+    auto controllers = slurp((std::string{root} + "/cgroup.controllers")
+                               .c_str());
+    if (has_word(controllers, "cpu") && has_word(controllers, "memory")) {
+      if (::access(root, W_OK) == 0)
+        return {true, std::string{"cgroup v2 at "} + root
+                        + " with cpu and memory controllers is writable"};
+      return {false, std::string{"cgroup v2 at "} + root
+                       + " is not writable by this user"};
+    }
+  }
+  bool cpu = ::access("/sys/fs/cgroup/cpu/cgroup.procs", W_OK) == 0;
+  bool memory = ::access("/sys/fs/cgroup/memory/cgroup.procs", W_OK) == 0;
+  if (cpu && memory)
+    return {true, "cgroup v1 cpu and memory hierarchies are writable"};
+  return {false, "no writable cgroup hierarchy with cpu and memory "
+                 "controllers, so vcpu_count and mem_mib are not enforced"};
 }
 
 fact probe_seccomp() {
@@ -147,7 +164,7 @@ host_facts probe_host() {
   facts.kvm = probe_kvm();
   facts.namespaces = probe_namespaces(facts.is_root);
   facts.overlayfs = probe_overlayfs();
-  facts.cgroup_v2_writable = probe_cgroup_v2();
+  facts.cgroups = probe_cgroups();
   facts.seccomp = probe_seccomp();
   facts.qemu_binary = find_executable("qemu-system-x86_64");
   facts.firecracker_binary = find_executable("firecracker");
@@ -212,7 +229,7 @@ nlohmann::json to_json(const host_facts& f) {
       {"stock_guest", j_fact(f.kvm.stock_guest)}}},
     {"namespaces", j_fact(f.namespaces)},
     {"overlayfs", j_fact(f.overlayfs)},
-    {"cgroup_v2_writable", j_fact(f.cgroup_v2_writable)},
+    {"cgroups", j_fact(f.cgroups)},
     {"seccomp", j_fact(f.seccomp)},
     {"qemu_binary", or_null(f.qemu_binary)},
     {"firecracker_binary", or_null(f.firecracker_binary)},

@@ -32,7 +32,8 @@ struct host_facts {
   kvm_facts kvm;
   fact namespaces;
   fact overlayfs;
-  fact cgroup_v2_writable;
+  /// cpu and memory controllers writable (v2 or v1).
+  fact cgroups;
   fact seccomp;
   std::string qemu_binary;
   std::string firecracker_binary;

@@ -1,10 +1,12 @@
 #include "messages/sys/atomic_file.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 namespace pyro::sys {
@@ -92,6 +94,20 @@ status write_file_atomic(const std::filesystem::path& path,
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return fail("cannot rename over " + path.string() + " from");
   return sync_directory(dir);
+}
+
+void remove_stale_temp_files(const std::filesystem::path& path) {
+  auto prefix = path.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (const auto& dirent :
+       std::filesystem::directory_iterator(path.parent_path(), ec)) {
+    auto name = dirent.path().filename().string();
+    if (name.rfind(prefix, 0) != 0)
+      continue;
+    auto pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH))
+      std::filesystem::remove(dirent.path(), ec);
+  }
 }
 
 result<std::string> read_file(const std::filesystem::path& path) {

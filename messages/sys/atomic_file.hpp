@@ -15,6 +15,10 @@ namespace pyro::sys {
 status write_file_atomic(const std::filesystem::path& path,
                          std::string_view contents, unsigned mode = 0644);
 
+/// Removes temp files that `write_file_atomic` left beside `path` when its
+/// writer was killed half-way (their pid no longer runs).
+void remove_stale_temp_files(const std::filesystem::path& path);
+
 /// Reads a whole file; `not_found` if it is missing.
 result<std::string> read_file(const std::filesystem::path& path);
 

@@ -1,0 +1,144 @@
+#include "frontends/cli/render.hpp"
+
+#include <functional>
+#include <iomanip>
+#include <sstream>
+#include <unordered_map>
+
+#include "messages/sys/clock.hpp"
+
+namespace pyro::cli {
+
+using nlohmann::json;
+
+namespace {
+
+const char* yes_no(bool value) {
+  return value ? "yes" : "no";
+}
+
+std::string scalar(const json& j) {
+  if (j.is_string())
+    return j.get<std::string>();
+  if (j.is_null())
+    return "-";
+  return j.dump();
+}
+
+std::string render_doctor(const json& r, const json&) {
+  std::ostringstream out;
+  const auto& host = r.at("host");
+  const auto& kvm = host.at("kvm");
+  out << "Platform: " << scalar(host.at("platform")) << " (kernel "
+      << scalar(host.at("kernel_release")) << ")\n"
+      << "Runtime: " << scalar(r.at("runtime")) << '\n'
+      << "KVM: exists=" << yes_no(kvm.at("exists"))
+      << " readable=" << yes_no(kvm.at("readable"))
+      << " writable=" << yes_no(kvm.at("writable"))
+      << " hardware_virtualization="
+      << yes_no(kvm.at("hardware_virtualization")) << '\n'
+      << "  stock guests: " << yes_no(kvm.at("stock_guest").at("ok")) << " ("
+      << scalar(kvm.at("stock_guest").at("reason")) << ")\n";
+  for (const char* key :
+       {"namespaces", "overlayfs", "cgroups", "seccomp"})
+    out << key << ": " << yes_no(host.at(key).at("ok")) << " ("
+        << scalar(host.at(key).at("reason")) << ")\n";
+  out << "Environment cache: " << scalar(r.at("environment_cache")) << '\n'
+      << "State: " << scalar(r.at("pyro_home")) << '\n'
+      << "Capabilities:";
+  for (const auto& [name, cap] : r.at("capabilities").items())
+    out << ' ' << name << '=' << yes_no(cap.at("available"));
+  out << '\n'
+      << "Networking: tun=" << yes_no(host.at("networking").at("tun"))
+      << " ip_forward=" << yes_no(host.at("networking").at("ip_forward"))
+      << '\n'
+      << "Backends:\n";
+  for (const auto& b : r.at("backends"))
+    out << "  " << std::left << std::setw(12) << scalar(b.at("name"))
+        << std::setw(12)
+        << (b.at("available").get<bool>() ? "available" : "unavailable")
+        << scalar(b.at("reason")) << '\n';
+  return out.str();
+}
+
+std::string render_env_list(const json& r, const json&) {
+  std::ostringstream out;
+  out << "Catalog version: " << scalar(r.at("catalog_version")) << '\n';
+  for (const auto& e : r.at("environments"))
+    out << std::left << std::setw(16) << scalar(e.at("name")) << ' '
+        << (e.at("installed").get<bool>() ? "[installed]    "
+                                          : "[not installed]")
+        << ' ' << scalar(e.at("description")) << '\n';
+  return out.str();
+}
+
+std::string when(const json& t) {
+  if (!t.is_number() || t.get<double>() <= 0)
+    return "-";
+  return sys::format_utc(t.get<double>());
+}
+
+std::string render_workspace_list(const json& r, const json&) {
+  std::ostringstream out;
+  if (r.at("workspaces").empty())
+    return "No workspaces. Create one with `pyro workspace create "
+           "debian:12`.\n";
+  out << std::left << std::setw(26) << "ID" << std::setw(18) << "NAME"
+      << std::setw(9) << "STATE" << std::setw(17) << "ENVIRONMENT"
+      << std::setw(22) << "LAST ACTIVITY" << std::setw(22) << "EXPIRES"
+      << "COMMANDS\n";
+  for (const auto& w : r.at("workspaces")) {
+    out << std::setw(26) << scalar(w.at("workspace_id"));
+    if (w.value("record_status", "ok") != "ok") {
+      out << "(unreadable record: " << scalar(w.at("problem")) << ")\n";
+      continue;
+    }
+    out << std::setw(18) << scalar(w.at("name")) << std::setw(9)
+        << scalar(w.at("state")) << std::setw(17)
+        << scalar(w.at("environment")) << std::setw(22)
+        << when(w.at("last_activity_at")) << std::setw(22)
+        << when(w.at("expires_at")) << scalar(w.at("command_count")) << '\n';
+  }
+  return out.str();
+}
+
+std::string render_fields(const json& r, const json&) {
+  std::ostringstream out;
+  for (const auto& [key, value] : r.items()) {
+    out << key << ": ";
+    if (key.size() > 3 && key.compare(key.size() - 3, 3, "_at") == 0)
+      out << when(value) << '\n';
+    else if (value.is_object() || value.is_array())
+      out << value.dump() << '\n';
+    else
+      out << scalar(value) << '\n';
+  }
+  return out.str();
+}
+
+std::string render_delete(const json& r, const json&) {
+  return "Deleted workspace " + scalar(r.at("workspace_id")) + "\n";
+}
+
+using renderer = std::function<std::string(const json&, const json&)>;
+
+const std::unordered_map<std::string_view, renderer>& renderers() {
+  static const std::unordered_map<std::string_view, renderer> table{
+    {"doctor", render_doctor},
+    {"env list", render_env_list},
+    {"workspace list", render_workspace_list},
+    {"workspace delete", render_delete},
+  };
+  return table;
+}
+
+} // namespace
+
+std::string render_human(const contract::operation& op, const json& result,
+                         const json& args) {
+  if (auto i = renderers().find(op.cli); i != renderers().end())
+    return i->second(result, args);
+  return render_fields(result, args);
+}
+
+} // namespace pyro::cli

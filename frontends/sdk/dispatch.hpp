@@ -1,0 +1,18 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "frontends/contract/contract.hpp"
+#include "frontends/sdk/pyro.hpp"
+
+namespace pyro {
+
+/// Calls the SDK method behind a contract operation with JSON arguments
+/// (already defaulted and type-checked by the caller) and returns its JSON
+/// result. Shared by the CLI and the MCP server so both behave alike; an
+/// operation this build cannot serve yet is `unavailable`, naming what it
+/// needs.
+result<nlohmann::json> dispatch(Pyro& sdk, const contract::operation& op,
+                                const nlohmann::json& args);
+
+} // namespace pyro

@@ -1,0 +1,132 @@
+#include "frontends/sdk/pyro.hpp"
+
+#include "actors/call.hpp"
+#include "actors/runtime.hpp"
+#include "vmm/home_dirs.hpp"
+
+namespace pyro {
+
+using nlohmann::json;
+
+namespace {
+
+std::vector<capability>
+derive_capabilities(const std::vector<vmm::backend_availability>& backends) {
+  auto usable = [&](std::initializer_list<std::string_view> names) {
+    for (const auto& b : backends)
+      for (auto name : names)
+        if (b.name == name && b.available)
+          return true;
+    return false;
+  };
+  std::vector<capability> out;
+  bool vm = usable({"firecracker", "qemu"});
+  out.push_back({"vm_boot", vm,
+                 vm ? "a VM backend is available"
+                    : "neither the firecracker nor the qemu backend is "
+                      "available (see backends)"});
+  bool exec = usable({"firecracker", "qemu", "sandbox"});
+  out.push_back({"guest_exec", exec,
+                 exec ? "an isolating backend is available"
+                      : "no isolating backend is available (see backends)"});
+  out.push_back({"guest_network", false,
+                 "no backend in this build provides guest networking yet"});
+  return out;
+}
+
+} // namespace
+
+Pyro::Pyro() : Pyro(pyro_options{}) {
+  // nop
+}
+
+Pyro::Pyro(pyro_options options)
+  : home_(options.home.empty() ? vmm::pyro_home() : options.home),
+    timeout_(options.timeout),
+    runtime_(std::make_unique<runtime>(home_)) {
+  // nop
+}
+
+Pyro::~Pyro() = default;
+
+result<environment_list> Pyro::list_environments(bool include_test) {
+  environment_list out;
+  out.catalog_version = std::string{vmm::catalog_version()};
+  for (const auto& spec : vmm::environment_catalog()) {
+    if (spec.test_only && !include_test)
+      continue;
+    out.environments.push_back({spec, vmm::environment_installed(spec.name)});
+  }
+  return out;
+}
+
+result<doctor_report> Pyro::doctor() {
+  doctor_report report;
+  report.host = vmm::probe_host();
+  report.backends = vmm::backend_report(report.host);
+  report.capabilities = derive_capabilities(report.backends);
+  report.pyro_home = home_;
+  report.environment_cache = vmm::environment_cache_dir();
+  report.runtime_ok = report.capabilities[1].available;
+  return report;
+}
+
+result<std::vector<workspace_entry>> Pyro::list_workspaces() {
+  caf::scoped_actor self{runtime_->system()};
+  return call<std::vector<workspace_entry>>(self, runtime_->registry(),
+                                            timeout_, list_atom_v);
+}
+
+result<workspace_record>
+Pyro::status_workspace(const std::string& workspace_id) {
+  caf::scoped_actor self{runtime_->system()};
+  auto ws = call<workspace_actor>(self, runtime_->registry(), timeout_,
+                                  lookup_atom_v, workspace_id);
+  if (!ws)
+    return ws.err();
+  return call<workspace_record>(self, *ws, timeout_, status_atom_v);
+}
+
+result<delete_result> Pyro::delete_workspace(const std::string& workspace_id) {
+  caf::scoped_actor self{runtime_->system()};
+  auto ws = call<workspace_actor>(self, runtime_->registry(), timeout_,
+                                  lookup_atom_v, workspace_id);
+  if (!ws)
+    return ws.err();
+  auto removed = call<bool>(self, *ws, timeout_, remove_atom_v);
+  if (!removed)
+    return removed.err();
+  return delete_result{workspace_id, *removed};
+}
+
+json to_json(const environment_list& list) {
+  json envs = json::array();
+  for (const auto& e : list.environments) {
+    auto j = vmm::to_json(e.spec);
+    j["installed"] = e.installed;
+    envs.push_back(std::move(j));
+  }
+  return json{{"catalog_version", list.catalog_version},
+              {"environments", std::move(envs)}};
+}
+
+json to_json(const doctor_report& r) {
+  json backends = json::array();
+  for (const auto& b : r.backends)
+    backends.push_back(vmm::to_json(b));
+  json caps = json::object();
+  for (const auto& c : r.capabilities)
+    caps[c.name] = {{"available", c.available}, {"reason", c.reason}};
+  return json{{"runtime", r.runtime_ok ? "PASS" : "FAIL"},
+              {"host", vmm::to_json(r.host)},
+              {"backends", std::move(backends)},
+              {"capabilities", std::move(caps)},
+              {"pyro_home", r.pyro_home.string()},
+              {"environment_cache", r.environment_cache.string()}};
+}
+
+json to_json(const delete_result& r) {
+  return json{{"workspace_id", r.workspace_id}, {"deleted", r.deleted}};
+}
+
+} // namespace pyro

@@ -1,0 +1,101 @@
+#pragma once
+
+// The C++ SDK: the one facade through which the CLI, the MCP server and the
+// Python binding reach the actor runtime. Method names follow the public
+// contract (frontends/contract); every result converts to the JSON that
+// `--json` and MCP return.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "messages/error.hpp"
+#include "messages/workspace_record.hpp"
+#include "vmm/environment_catalog.hpp"
+#include "vmm/host_facts.hpp"
+
+namespace pyro {
+
+class runtime;
+
+struct pyro_options {
+  /// State directory; empty = PYRO_HOME or ~/.local/share/pyro.
+  std::filesystem::path home;
+  /// Upper bound on any one call into the runtime.
+  std::chrono::milliseconds timeout = std::chrono::minutes{10};
+};
+
+struct environment_entry {
+  vmm::environment_spec spec;
+  bool installed = false;
+};
+
+struct environment_list {
+  std::string catalog_version;
+  std::vector<environment_entry> environments;
+};
+
+struct capability {
+  std::string name;
+  bool available = false;
+  std::string reason;
+};
+
+struct doctor_report {
+  vmm::host_facts host;
+  std::vector<vmm::backend_availability> backends;
+  std::vector<capability> capabilities;
+  std::filesystem::path pyro_home;
+  std::filesystem::path environment_cache;
+  /// True when some isolating backend can run a workspace.
+  bool runtime_ok = false;
+};
+
+struct delete_result {
+  std::string workspace_id;
+  bool deleted = false;
+};
+
+nlohmann::json to_json(const environment_list& list);
+nlohmann::json to_json(const doctor_report& report);
+nlohmann::json to_json(const delete_result& result);
+
+/// The SDK facade. Thread-safe: each call uses its own short-lived scoped
+/// actor.
+class Pyro {
+public:
+  Pyro();
+  explicit Pyro(pyro_options options);
+  ~Pyro();
+
+  Pyro(const Pyro&) = delete;
+  Pyro& operator=(const Pyro&) = delete;
+
+  /// The environment catalog; `include_test` adds pyro's test environments.
+  result<environment_list> list_environments(bool include_test = false);
+
+  /// Host facts, backends and capabilities, probed now.
+  result<doctor_report> doctor();
+
+  /// Every workspace, most recently active first; unreadable ones are marked.
+  result<std::vector<workspace_entry>> list_workspaces();
+
+  result<workspace_record> status_workspace(const std::string& workspace_id);
+
+  result<delete_result> delete_workspace(const std::string& workspace_id);
+
+  [[nodiscard]] const std::filesystem::path& home() const noexcept {
+    return home_;
+  }
+
+private:
+  std::filesystem::path home_;
+  std::chrono::milliseconds timeout_;
+  std::unique_ptr<runtime> runtime_;
+};
+
+} // namespace pyro

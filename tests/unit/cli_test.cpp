@@ -1,0 +1,187 @@
+#include <algorithm>
+#include <fstream>
+#include <set>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/state_store.hpp"
+#include "record_fixtures.hpp"
+#include "run_process.hpp"
+#include "temp_dir.hpp"
+
+using namespace pyro;
+using nlohmann::json;
+
+namespace {
+
+struct cli_fixture {
+  test::temp_dir home;
+  test::temp_dir cache;
+  state_store store{home.path()};
+
+  test::process_output pyro(std::vector<std::string> args) {
+    args.insert(args.begin(), PYRO_BIN);
+    return test::run_process(args, {{"PYRO_HOME", home.path().string()},
+                                    {"PYRO_ENVIRONMENT_CACHE_DIR",
+                                     cache.path().string()}});
+  }
+
+  json pyro_json(std::vector<std::string> args, int expected_exit = 0) {
+    // Before `--`, or it would become part of the command.
+    args.insert(std::find(args.begin(), args.end(), "--"), "--json");
+    auto r = pyro(args);
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE(r.exit_code == expected_exit);
+    auto j = json::parse(r.out, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());
+    return j;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(cli_fixture, "pyro --version prints the version",
+                 "[cli]") {
+  auto r = pyro({"--version"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("0."));
+}
+
+TEST_CASE_METHOD(cli_fixture, "doctor --json reports the host truthfully",
+                 "[cli][doctor]") {
+  auto j = pyro_json({"doctor"});
+  const auto& kvm = j["host"]["kvm"];
+  CHECK(kvm["exists"] == std::filesystem::exists("/dev/kvm"));
+  CHECK(kvm["stock_guest"]["reason"].get<std::string>().size() > 0);
+  CHECK(j["host"]["platform"] == "linux-x86_64");
+  CHECK(j["host"]["namespaces"].contains("ok"));
+  CHECK(j["environment_cache"] == cache.path().string());
+  CHECK(j["pyro_home"] == home.path().string());
+  std::vector<std::string> names;
+  for (const auto& b : j["backends"]) {
+    names.push_back(b["name"]);
+    CHECK_FALSE(b["reason"].get<std::string>().empty());
+  }
+  CHECK(names
+        == std::vector<std::string>{"firecracker", "qemu", "sandbox", "host"});
+  for (const char* cap : {"vm_boot", "guest_exec", "guest_network"})
+    CHECK(j["capabilities"].contains(cap));
+  CHECK((j["runtime"] == "PASS" || j["runtime"] == "FAIL"));
+  // Without --json the same facts print for people.
+  auto human = pyro({"doctor"});
+  CHECK(human.exit_code == 0);
+  CHECK_THAT(human.out, Catch::Contains("KVM: exists="));
+  CHECK_THAT(human.out, Catch::Contains("Capabilities:"));
+}
+
+TEST_CASE_METHOD(cli_fixture, "env list --json lists the catalog",
+                 "[cli][env]") {
+  auto j = pyro_json({"env", "list"});
+  std::set<std::string> names;
+  for (const auto& e : j["environments"]) {
+    names.insert(e["name"].get<std::string>());
+    CHECK(e["installed"] == false);
+  }
+  CHECK(names.count("debian:12") == 1);
+  CHECK(names.count("debian:12-base") == 1);
+  CHECK(names.count("debian:12-build") == 1);
+  CHECK(names.count("busybox") == 0);
+  auto all = pyro_json({"env", "list", "--all"});
+  CHECK(all["environments"].size() == j["environments"].size() + 1);
+}
+
+TEST_CASE_METHOD(cli_fixture, "an unknown workspace id is not_found",
+                 "[cli][workspace]") {
+  for (const char* verb : {"status", "delete"}) {
+    auto j = pyro_json({"workspace", verb, "does-not-exist"}, 3);
+    CHECK(j["error"]["code"] == "not_found");
+    CHECK_THAT(j["error"]["message"].get<std::string>(),
+               Catch::Contains("does-not-exist"));
+    CHECK(j["error"]["hint"].is_string());
+  }
+  auto human = pyro({"workspace", "status", "does-not-exist"});
+  CHECK(human.exit_code == 3);
+  CHECK(human.out.empty());
+  CHECK_THAT(human.err, Catch::Contains("error: workspace 'does-not-exist'"));
+}
+
+TEST_CASE_METHOD(cli_fixture, "a path-like id is rejected as invalid",
+                 "[cli][workspace]") {
+  auto j = pyro_json({"workspace", "status", "../../etc"}, 2);
+  CHECK(j["error"]["code"] == "invalid_argument");
+}
+
+TEST_CASE_METHOD(cli_fixture,
+                 "workspace list, status and delete work over the store",
+                 "[cli][workspace]") {
+  CHECK(pyro_json({"workspace", "list"})["count"] == 0);
+  auto older = test::sample_record("older");
+  older.last_activity_at -= 100;
+  REQUIRE(store.save(older));
+  REQUIRE(store.save(test::sample_record("newer")));
+  std::filesystem::create_directories(store.workspace_dir("broken"));
+  std::ofstream{store.record_path("broken")} << "{truncated";
+
+  auto list = pyro_json({"workspace", "list"});
+  REQUIRE(list["count"] == 3);
+  CHECK(list["workspaces"][0]["workspace_id"] == "newer");
+  CHECK(list["workspaces"][0]["record_status"] == "ok");
+  CHECK(list["workspaces"][1]["workspace_id"] == "older");
+  bool marked = false;
+  for (const auto& w : list["workspaces"])
+    if (w["workspace_id"] == "broken")
+      marked = w["record_status"] == "corrupt" && w["problem"].is_string();
+  CHECK(marked);
+  auto human_list = pyro({"workspace", "list"});
+  CHECK(human_list.exit_code == 0);
+  CHECK_THAT(human_list.out, Catch::Contains("unreadable record"));
+
+  auto status = pyro_json({"workspace", "status", "newer"});
+  CHECK(status["environment"] == "debian:12");
+  CHECK(status["labels"]["issue"] == "123");
+  CHECK(status["workspace_seed"]["mode"] == "empty");
+
+  auto corrupt = pyro_json({"workspace", "status", "broken"}, 5);
+  CHECK(corrupt["error"]["code"] == "failed_precondition");
+  CHECK_THAT(corrupt["error"]["message"].get<std::string>(),
+             Catch::Contains("unreadable record"));
+
+  // A corrupt workspace can still be deleted.
+  auto deleted = pyro_json({"workspace", "delete", "broken"});
+  CHECK(deleted["deleted"] == true);
+  CHECK_FALSE(std::filesystem::exists(store.workspace_dir("broken")));
+  pyro_json({"workspace", "status", "broken"}, 3);
+  CHECK(pyro_json({"workspace", "list"})["count"] == 2);
+}
+
+TEST_CASE_METHOD(cli_fixture, "bad usage is invalid_argument with exit 2",
+                 "[cli]") {
+  auto missing = pyro_json({"workspace", "status"}, 2);
+  CHECK(missing["error"]["code"] == "invalid_argument");
+  auto bad_number = pyro_json(
+    {"workspace", "exec", "ws", "--timeout-seconds", "soon", "--", "true"}, 2);
+  CHECK_THAT(bad_number["error"]["message"].get<std::string>(),
+             Catch::Contains("--timeout-seconds"));
+  auto bad_label = pyro_json({"workspace", "update", "ws", "--label", "x"}, 2);
+  CHECK_THAT(bad_label["error"]["message"].get<std::string>(),
+             Catch::Contains("KEY=VALUE"));
+  auto unknown = pyro({"frobnicate"});
+  CHECK(unknown.exit_code == 2);
+  auto group_only = pyro({"workspace"});
+  CHECK(group_only.exit_code == 2);
+  CHECK_THAT(group_only.err, Catch::Contains("needs a subcommand"));
+}
+
+TEST_CASE_METHOD(cli_fixture,
+                 "a command this build cannot serve names what it needs",
+                 "[cli]") {
+  auto j = pyro_json({"workspace", "exec", "ws", "--", "ls", "-la"}, 6);
+  CHECK(j["error"]["code"] == "unavailable");
+  CHECK_THAT(j["error"]["message"].get<std::string>(),
+             Catch::Contains("workspace exec")
+               && Catch::Contains("guest exec"));
+  auto human = pyro({"env", "pull", "debian:12"});
+  CHECK(human.exit_code == 6);
+  CHECK(std::count(human.err.begin(), human.err.end(), '\n') <= 2);
+}
