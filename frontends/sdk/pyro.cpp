@@ -2,7 +2,7 @@
 
 #include "actors/call.hpp"
 #include "actors/runtime.hpp"
-#include "vmm/home_dirs.hpp"
+#include "messages/sys/home_dirs.hpp"
 
 namespace pyro {
 
@@ -41,7 +41,7 @@ Pyro::Pyro() : Pyro(pyro_options{}) {
 }
 
 Pyro::Pyro(pyro_options options)
-  : home_(options.home.empty() ? vmm::pyro_home() : options.home),
+  : home_(options.home.empty() ? sys::pyro_home() : options.home),
     timeout_(options.timeout),
     runtime_(std::make_unique<runtime>(home_)) {
   // nop

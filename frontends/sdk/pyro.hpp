@@ -15,7 +15,7 @@
 
 #include "messages/error.hpp"
 #include "messages/workspace_record.hpp"
-#include "vmm/environment_catalog.hpp"
+#include "vmm/environments/catalog.hpp"
 #include "vmm/host_facts.hpp"
 
 namespace pyro {

@@ -1,11 +1,11 @@
-#include "vmm/environment_catalog.hpp"
+#include "vmm/environments/catalog.hpp"
 
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
 #include "messages/sys/atomic_file.hpp"
-#include "vmm/home_dirs.hpp"
+#include "messages/sys/home_dirs.hpp"
 
 namespace pyro::vmm {
 
@@ -51,7 +51,7 @@ std::filesystem::path environment_cache_dir() {
   if (const char* dir = std::getenv("PYRO_ENVIRONMENT_CACHE_DIR");
       dir != nullptr && *dir != '\0')
     return dir;
-  return user_cache_home() / "pyro" / "environments";
+  return sys::user_cache_home() / "pyro" / "environments";
 }
 
 std::filesystem::path environment_install_dir(std::string_view name) {

@@ -1,11 +1,11 @@
-#include "vmm/home_dirs.hpp"
+#include "messages/sys/home_dirs.hpp"
 
 #include <cstdlib>
 
 #include <pwd.h>
 #include <unistd.h>
 
-namespace pyro::vmm {
+namespace pyro::sys {
 
 namespace {
 
@@ -38,4 +38,4 @@ std::filesystem::path pyro_home() {
   return user_home() / ".local" / "share" / "pyro";
 }
 
-} // namespace pyro::vmm
+} // namespace pyro::sys

@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-namespace pyro::vmm {
+namespace pyro::sys {
 
 /// `$HOME`, or the passwd entry's home when HOME is unset.
 std::filesystem::path user_home();
@@ -13,4 +13,4 @@ std::filesystem::path user_cache_home();
 /// `PYRO_HOME`, default `~/.local/share/pyro`: all workspace state.
 std::filesystem::path pyro_home();
 
-} // namespace pyro::vmm
+} // namespace pyro::sys
