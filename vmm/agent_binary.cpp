@@ -6,28 +6,38 @@
 
 namespace pyro::vmm {
 
-result<std::filesystem::path> agent_binary() {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (const char* env = std::getenv("PYRO_AGENT_BINARY");
-      env != nullptr && *env != '\0') {
+namespace fs = std::filesystem;
+
+result<fs::path> companion_binary(std::string_view name, const char* env_var) {
+  if (const char* env = std::getenv(env_var); env != nullptr && *env != '\0') {
     if (::access(env, X_OK) == 0)
       return fs::path{env};
     return make_error(error_code::failed_precondition,
-                      std::string{"PYRO_AGENT_BINARY="} + env
+                      std::string{env_var} + "=" + env
                         + " is not an executable file",
-                      "point it at the pyro-agent binary from the build");
+                      "point it at the " + std::string{name}
+                        + " binary from the build");
   }
+  std::error_code ec;
   auto self = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    auto candidate = self.parent_path() / "pyro-agent";
+    auto candidate = self.parent_path() / name;
     if (::access(candidate.c_str(), X_OK) == 0)
       return candidate;
   }
   return make_error(error_code::failed_precondition,
-                    "cannot find the pyro-agent binary beside "
+                    "cannot find the " + std::string{name} + " binary beside "
                       + self.string(),
-                    "build it with scripts/setup, or set PYRO_AGENT_BINARY");
+                    "build it with scripts/setup, or set "
+                      + std::string{env_var});
+}
+
+result<fs::path> agent_binary() {
+  return companion_binary("pyro-agent", "PYRO_AGENT_BINARY");
+}
+
+result<fs::path> sandbox_helper_binary() {
+  return companion_binary("pyro-sandbox", "PYRO_SANDBOX_BINARY");
 }
 
 } // namespace pyro::vmm

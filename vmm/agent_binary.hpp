@@ -1,15 +1,23 @@
 #pragma once
 
 #include <filesystem>
+#include <string_view>
 
 #include "messages/error.hpp"
 
 namespace pyro::vmm {
 
-/// The static `pyro-agent` binary that every backend runs: PYRO_AGENT_BINARY
-/// if set, else `pyro-agent` beside the running executable (the build tree
-/// and an install keep them together). `failed_precondition` if neither
-/// exists.
+/// A program that ships with pyro: the value of `env_var` if set, else
+/// `name` beside the running executable (the build tree and an install keep
+/// them together). `failed_precondition` if neither exists.
+result<std::filesystem::path> companion_binary(std::string_view name,
+                                               const char* env_var);
+
+/// The static `pyro-agent` every backend runs (PYRO_AGENT_BINARY).
 result<std::filesystem::path> agent_binary();
+
+/// The `pyro-sandbox` helper that builds namespace sandboxes
+/// (PYRO_SANDBOX_BINARY).
+result<std::filesystem::path> sandbox_helper_binary();
 
 } // namespace pyro::vmm

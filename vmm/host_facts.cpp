@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "vmm/agent_binary.hpp"
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -175,10 +177,9 @@ host_facts probe_host() {
 }
 
 std::vector<backend_availability> backend_report(const host_facts& facts) {
-  // The backends themselves arrive with their own work; until then the
-  // report says what the host could do and that this build cannot yet.
   const std::string not_built = "this build of pyro does not include the "
                                 "backend yet";
+  auto agent = agent_binary();
   std::vector<backend_availability> out;
   {
     backend_availability b{"firecracker", "guest_vsock", false, {}};
@@ -200,13 +201,34 @@ std::vector<backend_availability> backend_report(const host_facts& facts) {
   }
   {
     backend_availability b{"sandbox", "sandbox", false, {}};
+    auto helper = sandbox_helper_binary();
     if (!facts.namespaces.ok)
       b.reason = facts.namespaces.reason;
+    else if (!facts.overlayfs.ok)
+      b.reason = facts.overlayfs.reason;
+    else if (!facts.is_root)
+      b.reason = "unprivileged sandboxes (user namespaces) are not "
+                 "supported yet; run pyro as root";
+    else if (!agent)
+      b.reason = agent.err().message;
+    else if (!helper)
+      b.reason = helper.err().message;
     else
-      b.reason = not_built;
+      b = {"sandbox", "sandbox", true,
+           "namespaces, overlayfs, seccomp; resource limits: "
+             + std::string{facts.cgroups.ok ? "enforced" : "not enforced"}
+             + " (" + facts.cgroups.reason + ")"};
     out.push_back(std::move(b));
   }
-  out.push_back({"host", "host_compat", false, not_built});
+  {
+    backend_availability b{"host", "host_compat", false, {}};
+    if (!agent)
+      b.reason = agent.err().message;
+    else
+      b = {"host", "host_compat", true,
+           "no isolation; only with --backend host --allow-host-compat"};
+    out.push_back(std::move(b));
+  }
   return out;
 }
 

@@ -1,0 +1,57 @@
+#include "vmm/agent_process.hpp"
+
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include "messages/sys/atomic_file.hpp"
+
+namespace pyro::vmm {
+
+using namespace std::chrono_literals;
+
+std::filesystem::path pid_file(const sandbox_spec& spec) {
+  return spec.runtime_dir() / "pid.json";
+}
+
+std::filesystem::path socket_path(const sandbox_spec& spec) {
+  return spec.runtime_dir() / "sock" / "agent.sock";
+}
+
+process_identity read_identity(const sandbox_spec& spec) {
+  auto text = sys::read_file(pid_file(spec));
+  if (!text)
+    return {};
+  return process_identity_from_json(
+    nlohmann::json::parse(*text, nullptr, false));
+}
+
+status terminate(const process_identity& id, std::chrono::milliseconds grace) {
+  auto wait_gone = [&](std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (alive(id) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(2ms);
+    return !alive(id);
+  };
+  if (!alive(id))
+    return {};
+  ::kill(id.pid, SIGTERM);
+  if (wait_gone(grace))
+    return {};
+  ::kill(id.pid, SIGKILL);
+  if (wait_gone(5s))
+    return {};
+  return make_error(error_code::internal,
+                    "process " + std::to_string(id.pid)
+                      + " survived SIGKILL");
+}
+
+error not_running_error(const sandbox_spec& spec) {
+  return make_error(error_code::failed_precondition,
+                    "workspace '" + spec.workspace_id + "' is not running",
+                    "start it with `pyro workspace start " + spec.workspace_id
+                      + "`");
+}
+
+} // namespace pyro::vmm

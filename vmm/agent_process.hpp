@@ -1,0 +1,28 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+
+#include "messages/error.hpp"
+#include "vmm/backend.hpp"
+#include "vmm/process_identity.hpp"
+
+namespace pyro::vmm {
+
+// The runtime-dir conventions shared by backends whose agent is a detached
+// host process (sandbox, host): runtime/pid.json names the process and
+// runtime/sock/agent.sock is where its agent listens.
+
+[[nodiscard]] std::filesystem::path pid_file(const sandbox_spec& spec);
+[[nodiscard]] std::filesystem::path socket_path(const sandbox_spec& spec);
+
+/// The recorded agent process; pid 0 when none is recorded.
+[[nodiscard]] process_identity read_identity(const sandbox_spec& spec);
+
+/// TERM, a grace period, then KILL; succeeds at once if already gone.
+status terminate(const process_identity& id, std::chrono::milliseconds grace);
+
+/// `failed_precondition` naming the workspace, with a hint to start it.
+error not_running_error(const sandbox_spec& spec);
+
+} // namespace pyro::vmm

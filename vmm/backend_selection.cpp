@@ -1,0 +1,75 @@
+#include <cstdlib>
+
+#include "vmm/agent_binary.hpp"
+#include "vmm/backend.hpp"
+#include "vmm/host/host_backend.hpp"
+#include "vmm/sandbox/sandbox_backend.hpp"
+
+namespace pyro::vmm {
+
+namespace {
+
+const backend_availability* find(const std::vector<backend_availability>& all,
+                                 std::string_view name) {
+  for (const auto& b : all)
+    if (b.name == name)
+      return &b;
+  return nullptr;
+}
+
+} // namespace
+
+result<std::unique_ptr<backend>> backend_by_name(std::string_view name) {
+  if (name == "sandbox")
+    return std::unique_ptr<backend>{std::make_unique<sandbox_backend>()};
+  if (name == "host")
+    return std::unique_ptr<backend>{std::make_unique<host_backend>()};
+  if (name == "firecracker" || name == "qemu")
+    return make_error(error_code::unavailable,
+                      "the " + std::string{name}
+                        + " backend is not part of this build yet",
+                      "use --backend sandbox");
+  return make_error(error_code::invalid_argument,
+                    "unknown backend '" + std::string{name} + "'",
+                    "choose auto, firecracker, qemu, sandbox or host");
+}
+
+result<std::unique_ptr<backend>> select_backend(std::string requested,
+                                                bool allow_host_compat,
+                                                const host_facts& facts) {
+  if (requested.empty()) {
+    const char* env = std::getenv("PYRO_BACKEND");
+    requested = env != nullptr && *env != '\0' ? env : "auto";
+  }
+  auto report = backend_report(facts);
+  if (requested == "auto") {
+    std::string reasons;
+    for (const char* name : {"firecracker", "qemu", "sandbox"}) {
+      const auto* b = find(report, name);
+      if (b->available)
+        return backend_by_name(name);
+      reasons += std::string{reasons.empty() ? "" : "; "} + name + ": "
+                 + b->reason;
+    }
+    return make_error(error_code::unavailable,
+                      "no isolating backend works on this host (" + reasons
+                        + ")",
+                      "`pyro doctor` explains each; to run without "
+                      "isolation pass --backend host --allow-host-compat");
+  }
+  if (requested == "host" && !allow_host_compat)
+    return make_error(error_code::failed_precondition,
+                      "the host backend runs commands without isolation",
+                      "pass --allow-host-compat to accept that");
+  const auto* b = find(report, requested);
+  if (b == nullptr)
+    return backend_by_name(requested); // names the unknown backend
+  if (!b->available)
+    return make_error(error_code::unavailable,
+                      "the " + requested + " backend is not usable here: "
+                        + b->reason,
+                      "`pyro doctor` lists the backends this host can use");
+  return backend_by_name(requested);
+}
+
+} // namespace pyro::vmm

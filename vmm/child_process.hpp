@@ -1,0 +1,32 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "messages/error.hpp"
+
+namespace pyro::vmm {
+
+struct child_result {
+  int exit_code = -1;
+  std::string err;
+};
+
+/// Runs a helper program to completion (fork, then only exec in the child,
+/// which is safe in a multithreaded process), capturing its stderr; the
+/// helper is killed after `timeout`.
+result<child_result> run_helper(const std::vector<std::string>& argv,
+                                std::chrono::milliseconds timeout);
+
+/// Starts a program that outlives this process: double fork, new session,
+/// stdin from /dev/null, stdout and stderr appended to `log`. Returns its
+/// pid, already reparented away from us so it never lingers as our zombie.
+result<pid_t> spawn_detached(const std::vector<std::string>& argv,
+                             const std::string& log);
+
+/// Waits until a Unix socket accepts a connection, or `timeout` passes.
+status wait_for_socket(const std::string& path,
+                       std::chrono::milliseconds timeout);
+
+} // namespace pyro::vmm

@@ -1,0 +1,100 @@
+#include "vmm/host/host_backend.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "messages/sys/atomic_file.hpp"
+#include "vmm/agent_process.hpp"
+#include "vmm/child_process.hpp"
+
+namespace pyro::vmm {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+fs::path guest_root(const sandbox_spec& spec) {
+  return spec.workspace_dir / "host" / "root";
+}
+
+} // namespace
+
+status host_backend::prepare(const sandbox_spec& spec) {
+  std::error_code ec;
+  for (const auto& dir : {guest_root(spec) / "workspace",
+                          guest_root(spec) / "run", guest_root(spec) / "tmp",
+                          spec.runtime_dir() / "sock"}) {
+    fs::create_directories(dir, ec);
+    if (ec)
+      return make_error(error_code::internal,
+                        "cannot create " + dir.string() + ": "
+                          + ec.message());
+  }
+  return {};
+}
+
+result<agent_endpoint> host_backend::boot(const sandbox_spec& spec) {
+  if (running(spec))
+    return agent_endpoint{socket_path(spec)};
+  if (auto prepared = prepare(spec); !prepared)
+    return prepared.err();
+  std::error_code ec;
+  fs::remove(socket_path(spec), ec);
+  auto pid = spawn_detached({spec.agent_binary.string(), "--listen",
+                             "unix:" + socket_path(spec).string(), "--root",
+                             guest_root(spec).string()},
+                            (spec.runtime_dir() / "agent.log").string());
+  if (!pid)
+    return pid.err();
+  nlohmann::json record = process_identity_of(*pid);
+  if (auto written = sys::write_file_atomic(pid_file(spec), record.dump());
+      !written) {
+    // Best effort: the boot error is what the caller needs to see.
+    static_cast<void>(terminate(identity_of(*pid), 1s));
+    return written.err();
+  }
+  if (auto ready = wait_for_socket(socket_path(spec).string(), 10s);
+      !ready) {
+    // Best effort: the boot error is what the caller needs to see.
+    static_cast<void>(terminate(identity_of(*pid), 1s));
+    auto log = sys::read_file(spec.runtime_dir() / "agent.log");
+    return make_error(error_code::unavailable,
+                      ready.err().message
+                        + (log ? "; agent log: " + *log : std::string{}));
+  }
+  return agent_endpoint{socket_path(spec)};
+}
+
+result<agent_endpoint> host_backend::endpoint(const sandbox_spec& spec) {
+  if (!running(spec))
+    return not_running_error(spec);
+  return agent_endpoint{socket_path(spec)};
+}
+
+bool host_backend::running(const sandbox_spec& spec) {
+  return alive(read_identity(spec));
+}
+
+status host_backend::stop(const sandbox_spec& spec) {
+  if (auto stopped = terminate(read_identity(spec), 10s); !stopped)
+    return stopped;
+  std::error_code ec;
+  fs::remove(pid_file(spec), ec);
+  fs::remove(socket_path(spec), ec);
+  return {};
+}
+
+status host_backend::destroy(const sandbox_spec& spec) {
+  if (auto stopped = stop(spec); !stopped)
+    return stopped;
+  std::error_code ec;
+  fs::remove_all(spec.workspace_dir / "host", ec);
+  fs::remove_all(spec.runtime_dir(), ec);
+  if (ec)
+    return make_error(error_code::internal,
+                      "cannot remove the files of '" + spec.workspace_id
+                        + "': " + ec.message());
+  return {};
+}
+
+} // namespace pyro::vmm

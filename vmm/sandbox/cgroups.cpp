@@ -1,0 +1,134 @@
+#include "vmm/sandbox/cgroups.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+namespace pyro::vmm {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int cpu_period_us = 100000;
+constexpr int pids_max = 4096;
+
+bool write_value(const fs::path& file, const std::string& value) {
+  std::ofstream out{file};
+  out << value;
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+std::string read_value(const fs::path& file) {
+  std::ifstream in{file};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool has_word(const std::string& text, const std::string& word) {
+  std::istringstream in{text};
+  for (std::string w; in >> w;)
+    if (w == word)
+      return true;
+  return false;
+}
+
+fs::path unified_root() {
+  for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+    auto controllers = read_value(fs::path{root} / "cgroup.controllers");
+    if (has_word(controllers, "cpu") && has_word(controllers, "memory")
+        && ::access(root, W_OK) == 0)
+      return root;
+  }
+  return {};
+}
+
+cgroup_limits apply_v2(const fs::path& root, const std::string& id,
+                       pid_t pid, int vcpu_count, int mem_mib) {
+  cgroup_limits out;
+  std::error_code ec;
+  auto parent = root / "pyro";
+  fs::create_directories(parent, ec);
+  write_value(root / "cgroup.subtree_control", "+cpu +memory +pids");
+  write_value(parent / "cgroup.subtree_control", "+cpu +memory +pids");
+  auto dir = parent / id;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    out.note = "cannot create " + dir.string() + ": " + ec.message();
+    return out;
+  }
+  out.paths.push_back(dir.string());
+  out.memory = write_value(dir / "memory.max",
+                           std::to_string(int64_t{mem_mib} << 20));
+  write_value(dir / "memory.swap.max", "0");
+  out.cpu = write_value(dir / "cpu.max",
+                        std::to_string(vcpu_count * cpu_period_us) + " "
+                          + std::to_string(cpu_period_us));
+  out.pids = write_value(dir / "pids.max", std::to_string(pids_max));
+  if (!write_value(dir / "cgroup.procs", std::to_string(pid)))
+    out = cgroup_limits{false, false, false, out.paths,
+                        "cannot move the sandbox into " + dir.string()};
+  return out;
+}
+
+cgroup_limits apply_v1(const std::string& id, pid_t pid, int vcpu_count,
+                       int mem_mib) {
+  cgroup_limits out;
+  auto join = [&](const char* controller) -> fs::path {
+    auto dir = fs::path{"/sys/fs/cgroup"} / controller / "pyro" / id;
+    std::error_code ec;
+    if (::access((fs::path{"/sys/fs/cgroup"} / controller).c_str(), W_OK)
+        != 0)
+      return {};
+    fs::create_directories(dir, ec);
+    if (ec)
+      return {};
+    out.paths.push_back(dir.string());
+    if (!write_value(dir / "cgroup.procs", std::to_string(pid)))
+      return {};
+    return dir;
+  };
+  if (auto dir = join("memory"); !dir.empty())
+    out.memory = write_value(dir / "memory.limit_in_bytes",
+                             std::to_string(int64_t{mem_mib} << 20));
+  if (auto dir = join("cpu"); !dir.empty())
+    out.cpu = write_value(dir / "cpu.cfs_period_us",
+                          std::to_string(cpu_period_us))
+              && write_value(dir / "cpu.cfs_quota_us",
+                             std::to_string(vcpu_count * cpu_period_us));
+  if (auto dir = join("pids"); !dir.empty())
+    out.pids = write_value(dir / "pids.max", std::to_string(pids_max));
+  return out;
+}
+
+} // namespace
+
+cgroup_limits apply_cgroup_limits(const std::string& id, pid_t pid,
+                                  int vcpu_count, int mem_mib) {
+  if (auto root = unified_root(); !root.empty())
+    return apply_v2(root, id, pid, vcpu_count, mem_mib);
+  auto out = apply_v1(id, pid, vcpu_count, mem_mib);
+  if (!out.cpu || !out.memory)
+    out.note = "no writable cgroup hierarchy with cpu and memory controllers";
+  return out;
+}
+
+void remove_cgroups(const std::string& id) {
+  std::error_code ec;
+  std::vector<fs::path> candidates;
+  for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"})
+    candidates.push_back(fs::path{root} / "pyro" / id);
+  for (const char* controller : {"memory", "cpu", "pids"})
+    candidates.push_back(fs::path{"/sys/fs/cgroup"} / controller / "pyro"
+                         / id);
+  // cgroup directories are removed with rmdir; their files are virtual.
+  for (const auto& dir : candidates)
+    if (fs::is_directory(dir, ec))
+      ::rmdir(dir.c_str());
+}
+
+} // namespace pyro::vmm

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "messages/error.hpp"
+
+namespace pyro::vmm {
+
+/// What the `pyro-sandbox` helper needs to build one sandbox, written by the
+/// backend to runtime/sandbox.json and read back by the helper (a separate
+/// executable, so that namespace set-up never runs in a forked copy of a
+/// multithreaded pyro process).
+struct launch_spec {
+  std::string workspace_id;
+  std::filesystem::path lower;        ///< environment rootfs (read-only)
+  std::filesystem::path upper;        ///< overlay upper layer (persistent)
+  std::filesystem::path work;         ///< overlay work dir
+  std::filesystem::path mount_point;  ///< where the merged root is built
+  std::filesystem::path socket_dir;   ///< host dir the agent's socket is in
+  std::filesystem::path agent_binary; ///< host path, bind-mounted read-only
+  std::filesystem::path pid_file;
+  std::filesystem::path log_file;
+  int vcpu_count = 1;
+  int mem_mib = 1024;
+  std::string network_policy = "off";
+};
+
+nlohmann::json to_json(const launch_spec& spec);
+result<launch_spec> launch_spec_from_json(const nlohmann::json& j);
+
+/// Guest paths the launcher sets up and the backend connects through.
+inline constexpr const char* guest_agent_path = "/run/pyro-agent";
+inline constexpr const char* guest_socket_dir = "/run/pyro-host";
+inline constexpr const char* agent_socket_name = "agent.sock";
+
+} // namespace pyro::vmm

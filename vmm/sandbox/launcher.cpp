@@ -1,0 +1,287 @@
+#include "vmm/sandbox/launcher.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <net/if.h>
+#include <nlohmann/json.hpp>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "messages/sys/atomic_file.hpp"
+#include "vmm/sandbox/cgroups.hpp"
+#include "vmm/sandbox/confinement.hpp"
+#include "vmm/process_identity.hpp"
+
+namespace pyro::vmm {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Set-up steps run in the sandbox's PID 1 before exec; each returns an error
+// message or empty.
+using step_error = std::string;
+
+step_error errno_message(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
+
+step_error do_mount(const char* source, const fs::path& target,
+                    const char* type, unsigned long flags,
+                    const char* data = nullptr) {
+  if (::mount(source, target.c_str(), type, flags, data) != 0)
+    return errno_message(std::string{"mount "} + (type ? type : "bind")
+                         + " on " + target.string());
+  return {};
+}
+
+step_error make_dir(const fs::path& dir, mode_t mode = 0755) {
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
+    return errno_message("mkdir " + dir.string());
+  return {};
+}
+
+step_error bind_file(const fs::path& source, const fs::path& target,
+                     bool read_only) {
+  int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return errno_message("create " + target.string());
+  ::close(fd);
+  if (auto err = do_mount(source.c_str(), target, nullptr, MS_BIND);
+      !err.empty())
+    return err;
+  if (read_only)
+    return do_mount(nullptr, target, nullptr,
+                    MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID);
+  return {};
+}
+
+step_error set_up_dev(const fs::path& root) {
+  auto dev = root / "dev";
+  if (auto err = make_dir(dev); !err.empty())
+    return err;
+  if (auto err = do_mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC,
+                          "mode=755,size=65536k");
+      !err.empty())
+    return err;
+  // Bind the host's harmless character devices: works without CAP_MKNOD.
+  for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"})
+    if (auto err = bind_file(fs::path{"/dev"} / name, dev / name, false);
+        !err.empty())
+      return err;
+  if (auto err = make_dir(dev / "pts"); !err.empty())
+    return err;
+  if (auto err = do_mount("devpts", dev / "pts", "devpts",
+                          MS_NOSUID | MS_NOEXEC,
+                          "newinstance,ptmxmode=0666,mode=620");
+      !err.empty())
+    return err;
+  if (auto err = make_dir(dev / "shm", 01777); !err.empty())
+    return err;
+  if (auto err = do_mount("tmpfs", dev / "shm", "tmpfs",
+                          MS_NOSUID | MS_NODEV, "mode=1777");
+      !err.empty())
+    return err;
+  const std::pair<const char*, const char*> links[] = {
+    {"pts/ptmx", "ptmx"},         {"/proc/self/fd", "fd"},
+    {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+    {"/proc/self/fd/2", "stderr"},
+  };
+  for (const auto& [target, name] : links)
+    if (::symlink(target, (dev / name).c_str()) != 0)
+      return errno_message(std::string{"symlink /dev/"} + name);
+  return {};
+}
+
+step_error bring_up_loopback() {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return errno_message("socket for lo");
+  ifreq req{};
+  std::strncpy(req.ifr_name, "lo", IFNAMSIZ - 1);
+  step_error err;
+  if (::ioctl(fd, SIOCGIFFLAGS, &req) != 0) {
+    err = errno_message("SIOCGIFFLAGS lo");
+  } else {
+    req.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (::ioctl(fd, SIOCSIFFLAGS, &req) != 0)
+      err = errno_message("SIOCSIFFLAGS lo");
+  }
+  ::close(fd);
+  return err;
+}
+
+step_error build_root(const launch_spec& spec) {
+  const auto& root = spec.mount_point;
+  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET
+                | CLONE_NEWCGROUP)
+      != 0)
+    return errno_message("cannot create the sandbox namespaces");
+  if (auto err = do_mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE);
+      !err.empty())
+    return err;
+  std::string overlay = "lowerdir=" + spec.lower.string()
+                        + ",upperdir=" + spec.upper.string()
+                        + ",workdir=" + spec.work.string();
+  if (auto err = do_mount("overlay", root, "overlay", 0, overlay.c_str());
+      !err.empty())
+    return err;
+  for (const char* dir : {"proc", "sys", "run", "tmp", "workspace"})
+    if (auto err = make_dir(root / dir); !err.empty())
+      return err;
+  ::chmod((root / "tmp").c_str(), 01777);
+  if (auto err = do_mount("proc", root / "proc", "proc",
+                          MS_NOSUID | MS_NODEV | MS_NOEXEC);
+      !err.empty())
+    return err;
+  // sysfs is informational only; a host that refuses it still gets a
+  // working sandbox.
+  do_mount("sysfs", root / "sys", "sysfs",
+           MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (auto err = set_up_dev(root); !err.empty())
+    return err;
+  auto run = root / "run";
+  if (auto err = do_mount("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV,
+                          "mode=755");
+      !err.empty())
+    return err;
+  auto host_dir = run / fs::path{guest_socket_dir}.filename();
+  if (auto err = make_dir(host_dir); !err.empty())
+    return err;
+  if (auto err = do_mount(spec.socket_dir.c_str(), host_dir, nullptr,
+                          MS_BIND);
+      !err.empty())
+    return err;
+  if (auto err = bind_file(spec.agent_binary,
+                           run / fs::path{guest_agent_path}.filename(), true);
+      !err.empty())
+    return err;
+  if (::sethostname(spec.workspace_id.data(), spec.workspace_id.size()) != 0)
+    return errno_message("sethostname");
+  if (auto err = bring_up_loopback(); !err.empty())
+    return err;
+  // pivot_root(".", ".") stacks the old root under the new one; detaching
+  // it leaves nothing of the host visible.
+  if (::chdir(root.c_str()) != 0)
+    return errno_message("chdir " + root.string());
+  if (::syscall(SYS_pivot_root, ".", ".") != 0)
+    return errno_message("pivot_root");
+  if (::umount2(".", MNT_DETACH) != 0)
+    return errno_message("detach the old root");
+  if (::chdir("/") != 0)
+    return errno_message("chdir /");
+  return {};
+}
+
+[[noreturn]] void fail_setup(int report, const std::string& message) {
+  auto line = message + "\n";
+  [[maybe_unused]] auto n = ::write(report, line.data(), line.size());
+  ::_exit(1);
+}
+
+// PID 1 of the sandbox: build everything, then become the agent. Errors go
+// back to the launcher through `report` (closed by exec on success).
+[[noreturn]] void sandbox_init(const launch_spec& spec, int report) {
+  auto fail = [report](const std::string& message) {
+    fail_setup(report, message);
+  };
+  if (auto err = build_root(spec); !err.empty())
+    fail(err);
+  if (auto err = drop_capabilities(); !err.empty())
+    fail(err);
+  if (auto err = install_seccomp_filter(); !err.empty())
+    fail(err);
+  // Nothing of the launcher's may leak into the sandbox but stdio and the
+  // report pipe, which exec closes.
+  ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+  std::string socket = std::string{guest_socket_dir} + "/" + agent_socket_name;
+  std::string listen = "unix:" + socket;
+  std::vector<const char*> argv = {guest_agent_path, "--listen",
+                                   listen.c_str(), "--sandbox", nullptr};
+  const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                        "/usr/bin:/sbin:/bin",
+                        "HOME=/root", "TERM=xterm-256color", nullptr};
+  ::execve(guest_agent_path, const_cast<char* const*>(argv.data()),
+           const_cast<char* const*>(envp));
+  fail_setup(report, errno_message(std::string{"exec "} + guest_agent_path));
+}
+
+} // namespace
+
+int launch_sandbox(const launch_spec& spec) {
+  // A session of its own: the sandbox must not die with the terminal or
+  // the process group of the pyro command that started it.
+  ::setsid();
+  auto limits = apply_cgroup_limits(spec.workspace_id, ::getpid(),
+                                    spec.vcpu_count, spec.mem_mib);
+  // Only the pid namespace here: it applies to the child. The child makes
+  // the rest itself, so that its pivot_root never changes our own root.
+  if (::unshare(CLONE_NEWPID) != 0) {
+    std::fprintf(stderr, "cannot create the sandbox namespaces: %s\n",
+                 std::strerror(errno));
+    return 1;
+  }
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    std::perror("pipe2");
+    return 1;
+  }
+  int log = ::open(spec.log_file.c_str(),
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  pid_t child = ::fork();
+  if (child < 0) {
+    std::perror("fork");
+    return 1;
+  }
+  if (child == 0) {
+    ::close(report[0]);
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    ::dup2(null, 0);
+    if (log >= 0) {
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+    }
+    sandbox_init(spec, report[1]);
+  }
+  ::close(report[1]);
+  std::string message;
+  char buf[512];
+  for (ssize_t n; (n = ::read(report[0], buf, sizeof(buf))) != 0;) {
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      break;
+    message.append(buf, static_cast<size_t>(n));
+  }
+  if (!message.empty()) {
+    ::waitpid(child, nullptr, 0);
+    std::fprintf(stderr, "sandbox set-up failed: %s", message.c_str());
+    return 1;
+  }
+  nlohmann::json record = process_identity_of(child);
+  record["limits"] = {{"cpu", limits.cpu},
+                      {"memory", limits.memory},
+                      {"pids", limits.pids},
+                      {"note", limits.note}};
+  if (auto written = sys::write_file_atomic(spec.pid_file, record.dump());
+      !written) {
+    std::fprintf(stderr, "%s\n", written.err().message.c_str());
+    ::kill(child, SIGKILL);
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace pyro::vmm

@@ -1,0 +1,128 @@
+#include "vmm/sandbox/sandbox_backend.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "messages/sys/atomic_file.hpp"
+#include "vmm/agent_binary.hpp"
+#include "vmm/agent_process.hpp"
+#include "vmm/child_process.hpp"
+#include "vmm/sandbox/cgroups.hpp"
+#include "vmm/sandbox/launch_spec.hpp"
+
+namespace pyro::vmm {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+fs::path layer_dir(const sandbox_spec& spec) {
+  return spec.workspace_dir / "sandbox";
+}
+
+} // namespace
+
+backend_capabilities sandbox_backend::capabilities() const {
+  return {true, false, true, false};
+}
+
+status sandbox_backend::prepare(const sandbox_spec& spec) {
+  std::error_code ec;
+  for (const auto& dir :
+       {layer_dir(spec) / "upper", layer_dir(spec) / "work",
+        spec.runtime_dir() / "root", spec.runtime_dir() / "sock"}) {
+    fs::create_directories(dir, ec);
+    if (ec)
+      return make_error(error_code::internal,
+                        "cannot create " + dir.string() + ": "
+                          + ec.message());
+  }
+  fs::permissions(spec.runtime_dir(), fs::perms::owner_all, ec);
+  return {};
+}
+
+result<agent_endpoint> sandbox_backend::boot(const sandbox_spec& spec) {
+  if (running(spec))
+    return agent_endpoint{socket_path(spec)};
+  if (auto prepared = prepare(spec); !prepared)
+    return prepared.err();
+  auto helper = sandbox_helper_binary();
+  if (!helper)
+    return helper.err();
+  std::error_code ec;
+  fs::remove(socket_path(spec), ec);
+  fs::remove(pid_file(spec), ec);
+  launch_spec launch;
+  launch.workspace_id = spec.workspace_id;
+  launch.lower = spec.rootfs;
+  launch.upper = layer_dir(spec) / "upper";
+  launch.work = layer_dir(spec) / "work";
+  launch.mount_point = spec.runtime_dir() / "root";
+  launch.socket_dir = spec.runtime_dir() / "sock";
+  launch.agent_binary = spec.agent_binary;
+  launch.pid_file = pid_file(spec);
+  launch.log_file = spec.runtime_dir() / "sandbox.log";
+  launch.vcpu_count = spec.vcpu_count;
+  launch.mem_mib = spec.mem_mib;
+  launch.network_policy = spec.network_policy;
+  auto spec_path = spec.runtime_dir() / "sandbox.json";
+  if (auto written = sys::write_file_atomic(spec_path,
+                                            to_json(launch).dump(2), 0600);
+      !written)
+    return written.err();
+  auto ran = run_helper({helper->string(), "launch", spec_path.string()},
+                        30s);
+  if (!ran)
+    return ran.err();
+  if (ran->exit_code != 0)
+    return make_error(error_code::unavailable,
+                      "the sandbox for workspace '" + spec.workspace_id
+                        + "' failed to start: " + ran->err,
+                      "`pyro doctor` shows whether namespaces and overlayfs "
+                      "work on this host");
+  if (auto ready = wait_for_socket(socket_path(spec).string(), 10s);
+      !ready) {
+    auto log = sys::read_file(spec.runtime_dir() / "sandbox.log");
+    // Best effort: the boot error is what the caller needs to see.
+    static_cast<void>(terminate(read_identity(spec), 1s));
+    return make_error(error_code::unavailable,
+                      ready.err().message
+                        + (log ? "; sandbox log: " + *log : std::string{}));
+  }
+  return agent_endpoint{socket_path(spec)};
+}
+
+result<agent_endpoint> sandbox_backend::endpoint(const sandbox_spec& spec) {
+  if (!running(spec))
+    return not_running_error(spec);
+  return agent_endpoint{socket_path(spec)};
+}
+
+bool sandbox_backend::running(const sandbox_spec& spec) {
+  return alive(read_identity(spec));
+}
+
+status sandbox_backend::stop(const sandbox_spec& spec) {
+  if (auto stopped = terminate(read_identity(spec), 10s); !stopped)
+    return stopped;
+  std::error_code ec;
+  fs::remove(pid_file(spec), ec);
+  fs::remove(socket_path(spec), ec);
+  remove_cgroups(spec.workspace_id);
+  return {};
+}
+
+status sandbox_backend::destroy(const sandbox_spec& spec) {
+  if (auto stopped = stop(spec); !stopped)
+    return stopped;
+  std::error_code ec;
+  fs::remove_all(layer_dir(spec), ec);
+  fs::remove_all(spec.runtime_dir(), ec);
+  if (ec)
+    return make_error(error_code::internal,
+                      "cannot remove the sandbox files of '"
+                        + spec.workspace_id + "': " + ec.message());
+  return {};
+}
+
+} // namespace pyro::vmm
