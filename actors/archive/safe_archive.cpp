@@ -1,0 +1,234 @@
+#include "actors/archive/safe_archive.hpp"
+
+#include <memory>
+#include <set>
+#include <vector>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <sys/stat.h>
+
+namespace pyro {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using reader_ptr = std::unique_ptr<archive, decltype(&archive_read_free)>;
+using writer_ptr = std::unique_ptr<archive, decltype(&archive_write_free)>;
+
+// Splits on '/', dropping empty and "." components; false on "..".
+bool normalise(const std::string& name, std::vector<std::string>& parts) {
+  size_t start = 0;
+  while (start <= name.size()) {
+    auto slash = name.find('/', start);
+    if (slash == std::string::npos)
+      slash = name.size();
+    auto part = name.substr(start, slash - start);
+    if (part == "..")
+      return false;
+    if (!part.empty() && part != ".")
+      parts.push_back(std::move(part));
+    start = slash + 1;
+  }
+  return true;
+}
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts)
+    out += (out.empty() ? "" : "/") + p;
+  return out;
+}
+
+error refused(const std::string& entry, const std::string& why) {
+  return make_error(error_code::invalid_argument,
+                    "archive entry '" + entry + "' refused: " + why,
+                    "remove or fix that entry; nothing was imported");
+}
+
+error archive_failure(archive* a, const std::string& what) {
+  const char* msg = archive_error_string(a);
+  return make_error(error_code::invalid_argument,
+                    what + ": " + (msg ? msg : "unknown libarchive error"));
+}
+
+} // namespace
+
+bool safe_member_name(const std::string& name) {
+  if (name.empty() || name.front() == '/')
+    return false;
+  std::vector<std::string> parts;
+  return normalise(name, parts) && !parts.empty();
+}
+
+bool safe_link_target(const std::string& member, const std::string& target) {
+  if (target.empty() || target.front() == '/')
+    return false;
+  std::vector<std::string> parts;
+  if (!normalise(member, parts))
+    return false;
+  if (!parts.empty())
+    parts.pop_back(); // the link's own name
+  size_t start = 0;
+  while (start <= target.size()) {
+    auto slash = target.find('/', start);
+    if (slash == std::string::npos)
+      slash = target.size();
+    auto part = target.substr(start, slash - start);
+    if (part == "..") {
+      if (parts.empty())
+        return false;
+      parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    start = slash + 1;
+  }
+  return true;
+}
+
+result<packed_archive> pack_for_import(const fs::path& source,
+                                       const fs::path& out,
+                                       const archive_limits& limits) {
+  std::error_code ec;
+  auto st = fs::symlink_status(source, ec);
+  if (ec || !fs::exists(st))
+    return make_error(error_code::not_found,
+                      "seed source " + source.string() + " does not exist");
+  bool directory = fs::is_directory(st);
+  if (!directory && !fs::is_regular_file(st))
+    return make_error(error_code::invalid_argument,
+                      source.string()
+                        + " is neither a directory nor an archive file",
+                      "give a directory or a .tar, .tar.gz or .tgz file");
+  packed_archive result_info;
+  result_info.tar_path = out;
+  result_info.source_kind = directory ? "directory" : "tar_archive";
+
+  reader_ptr in{directory ? archive_read_disk_new() : archive_read_new(),
+                &archive_read_free};
+  if (directory) {
+    // Physical walk: symlinks are archived as links, never followed.
+    archive_read_disk_set_symlink_physical(in.get());
+    archive_read_disk_set_behavior(in.get(),
+                                   ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
+    if (archive_read_disk_open(in.get(), source.c_str()) != ARCHIVE_OK)
+      return archive_failure(in.get(), "cannot read " + source.string());
+  } else {
+    archive_read_support_format_tar(in.get());
+    archive_read_support_format_gnutar(in.get());
+    archive_read_support_filter_gzip(in.get());
+    archive_read_support_filter_none(in.get());
+    if (archive_read_open_filename(in.get(), source.c_str(), 65536)
+        != ARCHIVE_OK)
+      return make_error(error_code::invalid_argument,
+                        source.string() + " is not a tar, .tar.gz or .tgz "
+                                          "archive",
+                        "give a directory or a .tar, .tar.gz or .tgz file");
+  }
+  writer_ptr w{archive_write_new(), &archive_write_free};
+  archive_write_set_format_pax_restricted(w.get());
+  if (archive_write_open_filename(w.get(), out.c_str()) != ARCHIVE_OK)
+    return archive_failure(w.get(), "cannot write " + out.string());
+
+  auto fail = [&](error err) -> result<packed_archive> {
+    w.reset();
+    fs::remove(out, ec);
+    return err;
+  };
+  std::set<std::string> seen;
+  std::string root_prefix = source.string();
+  if (!root_prefix.empty() && root_prefix.back() != '/')
+    root_prefix += '/';
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    archive_entry* entry = nullptr;
+    int rc = archive_read_next_header(in.get(), &entry);
+    if (rc == ARCHIVE_EOF)
+      break;
+    if (rc < ARCHIVE_WARN)
+      return fail(archive_failure(in.get(), "cannot read "
+                                              + source.string()));
+    std::string name = archive_entry_pathname(entry)
+                         ? archive_entry_pathname(entry)
+                         : "";
+    if (directory) {
+      if (name == source.string() || name + "/" == root_prefix) {
+        archive_read_disk_descend(in.get());
+        continue; // the root itself
+      }
+      if (name.rfind(root_prefix, 0) == 0)
+        name = name.substr(root_prefix.size());
+      archive_read_disk_descend(in.get());
+    }
+    std::vector<std::string> parts;
+    if (name.empty() || name.front() == '/' || !normalise(name, parts)
+        || parts.empty())
+      return fail(refused(name, "absolute paths and '..' are not allowed"));
+    auto clean = join(parts);
+    if (const char* hard = archive_entry_hardlink(entry); hard != nullptr) {
+      std::vector<std::string> target_parts;
+      std::string target{hard};
+      if (directory && target.rfind(root_prefix, 0) == 0)
+        target = target.substr(root_prefix.size());
+      if (target.empty() || target.front() == '/'
+          || !normalise(target, target_parts)
+          || seen.count(join(target_parts)) == 0)
+        return fail(refused(clean, "hard link to '" + target
+                                     + "', which is not an earlier entry"));
+      archive_entry_set_hardlink(entry, join(target_parts).c_str());
+    }
+    // A hard link carries no type of its own in tar.
+    auto type = archive_entry_hardlink(entry) ? AE_IFREG
+                                              : archive_entry_filetype(entry);
+    if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
+      return fail(refused(clean, "device nodes, FIFOs and sockets are not "
+                                 "allowed"));
+    if (type == AE_IFLNK) {
+      const char* target = archive_entry_symlink(entry);
+      if (target == nullptr || !safe_link_target(clean, target))
+        return fail(refused(clean, std::string{"symlink target '"}
+                                     + (target ? target : "")
+                                     + "' points outside the archive"));
+    }
+    if (++result_info.entries > limits.max_entries)
+      return fail(make_error(error_code::resource_exhausted,
+                             "archive has more than "
+                               + std::to_string(limits.max_entries)
+                               + " entries"));
+    auto size = type == AE_IFREG ? archive_entry_size(entry) : 0;
+    result_info.bytes += static_cast<uint64_t>(std::max<la_int64_t>(0, size));
+    if (result_info.bytes > limits.max_bytes)
+      return fail(make_error(error_code::resource_exhausted,
+                             "archive holds more than "
+                               + std::to_string(limits.max_bytes)
+                               + " bytes"));
+    seen.insert(clean);
+    archive_entry_set_pathname(entry, clean.c_str());
+    // Ownership comes from the sandbox, not the host.
+    archive_entry_set_uid(entry, 0);
+    archive_entry_set_gid(entry, 0);
+    archive_entry_set_uname(entry, "root");
+    archive_entry_set_gname(entry, "root");
+    if (archive_write_header(w.get(), entry) != ARCHIVE_OK)
+      return fail(archive_failure(w.get(), "cannot write entry " + clean));
+    if (type == AE_IFREG && !archive_entry_hardlink(entry)) {
+      for (;;) {
+        auto n = archive_read_data(in.get(), buf.data(), buf.size());
+        if (n < 0)
+          return fail(archive_failure(in.get(), "cannot read " + clean));
+        if (n == 0)
+          break;
+        if (archive_write_data(w.get(), buf.data(), static_cast<size_t>(n))
+            != n)
+          return fail(archive_failure(w.get(), "cannot write " + clean));
+      }
+    }
+  }
+  if (archive_write_close(w.get()) != ARCHIVE_OK)
+    return fail(archive_failure(w.get(), "cannot finish " + out.string()));
+  return result_info;
+}
+
+} // namespace pyro

@@ -1,0 +1,204 @@
+#include <fstream>
+#include <map>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <catch2/catch.hpp>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "actors/archive/safe_archive.hpp"
+#include "temp_dir.hpp"
+
+using namespace pyro;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct member {
+  std::string name;
+  mode_t type = AE_IFREG;
+  std::string content;
+  std::string link; // symlink target or hard link target
+};
+
+// Writes an archive with exactly the members given, however hostile.
+void write_archive(const fs::path& path, const std::vector<member>& members,
+                   bool gzip) {
+  auto* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  if (gzip)
+    archive_write_add_filter_gzip(a);
+  REQUIRE(archive_write_open_filename(a, path.c_str()) == ARCHIVE_OK);
+  for (const auto& m : members) {
+    auto* e = archive_entry_new();
+    archive_entry_set_pathname(e, m.name.c_str());
+    archive_entry_set_filetype(e, m.type);
+    archive_entry_set_perm(e, m.type == AE_IFDIR ? 0755 : 0644);
+    if (m.type == AE_IFLNK)
+      archive_entry_set_symlink(e, m.link.c_str());
+    else if (m.type == AE_IFREG && !m.link.empty())
+      archive_entry_set_hardlink(e, m.link.c_str());
+    if (m.type == AE_IFCHR)
+      archive_entry_set_rdev(e, makedev(1, 3));
+    archive_entry_set_size(e, m.type == AE_IFREG && m.link.empty()
+                                ? static_cast<la_int64_t>(m.content.size())
+                                : 0);
+    REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
+    if (m.type == AE_IFREG && m.link.empty())
+      archive_write_data(a, m.content.data(), m.content.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+}
+
+// name -> (type, content or link target)
+std::map<std::string, std::pair<mode_t, std::string>>
+read_back(const fs::path& tar) {
+  std::map<std::string, std::pair<mode_t, std::string>> out;
+  auto* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  REQUIRE(archive_read_open_filename(a, tar.c_str(), 10240) == ARCHIVE_OK);
+  archive_entry* e = nullptr;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    std::string body;
+    if (archive_entry_filetype(e) == AE_IFLNK) {
+      body = archive_entry_symlink(e);
+    } else {
+      char buf[4096];
+      for (la_ssize_t n; (n = archive_read_data(a, buf, sizeof(buf))) > 0;)
+        body.append(buf, static_cast<size_t>(n));
+    }
+    out[archive_entry_pathname(e)] = {archive_entry_filetype(e), body};
+  }
+  archive_read_free(a);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a directory is packed with links kept as links", "[archive]") {
+  test::temp_dir dir;
+  auto src = dir.path() / "src";
+  fs::create_directories(src / "sub" / "deep");
+  std::ofstream{src / "top.txt"} << "top\n";
+  std::ofstream{src / "sub" / "deep" / "leaf.txt"} << "leaf\n";
+  fs::create_symlink("sub/deep/leaf.txt", src / "link");
+  auto out = dir.path() / "out.tar";
+  auto packed = pack_for_import(src, out);
+  REQUIRE(packed);
+  CHECK(packed->source_kind == "directory");
+  auto entries = read_back(out);
+  CHECK(entries.at("top.txt").second == "top\n");
+  CHECK(entries.at("sub/deep/leaf.txt").second == "leaf\n");
+  CHECK(entries.at("link").first == AE_IFLNK);
+  CHECK(entries.at("link").second == "sub/deep/leaf.txt");
+  CHECK(entries.count("sub/") + entries.count("sub") == 1);
+  CHECK(packed->entries == entries.size());
+}
+
+TEST_CASE("a directory holding an escaping symlink or a FIFO is refused",
+          "[archive]") {
+  test::temp_dir dir;
+  auto src = dir.path() / "src";
+  fs::create_directories(src);
+  std::ofstream{src / "ok.txt"} << "ok";
+  SECTION("escaping symlink") {
+    fs::create_symlink("../../etc/passwd", src / "evil");
+  }
+  SECTION("fifo") {
+    REQUIRE(::mkfifo((src / "pipe").c_str(), 0644) == 0);
+  }
+  auto out = dir.path() / "out.tar";
+  auto packed = pack_for_import(src, out);
+  REQUIRE_FALSE(packed);
+  CHECK(packed.err().code == error_code::invalid_argument);
+  CHECK_FALSE(fs::exists(out));
+}
+
+TEST_CASE(".tar, .tar.gz and .tgz archives are accepted", "[archive]") {
+  test::temp_dir dir;
+  std::vector<member> good = {{"a/", AE_IFDIR, "", ""},
+                              {"a/b.txt", AE_IFREG, "bee", ""},
+                              {"./c.txt", AE_IFREG, "sea", ""},
+                              {"a/hard", AE_IFREG, "", "a/b.txt"},
+                              {"a/up", AE_IFLNK, "", "../c.txt"}};
+  for (auto [name, gzip] : {std::pair{"in.tar", false},
+                            std::pair{"in.tar.gz", true},
+                            std::pair{"in.tgz", true}}) {
+    auto in = dir.path() / name;
+    write_archive(in, good, gzip);
+    auto out = dir.path() / (std::string{name} + ".out");
+    auto packed = pack_for_import(in, out);
+    INFO(name);
+    REQUIRE(packed);
+    CHECK(packed->source_kind == "tar_archive");
+    auto entries = read_back(out);
+    CHECK(entries.at("a/b.txt").second == "bee");
+    CHECK(entries.at("c.txt").second == "sea"); // "./" dropped
+    CHECK(entries.at("a/up").second == "../c.txt");
+  }
+}
+
+TEST_CASE("hostile archive entries are refused by name", "[archive]") {
+  test::temp_dir dir;
+  struct hostile {
+    const char* label;
+    member m;
+    const char* needle;
+  };
+  std::vector<hostile> corpus = {
+    {"absolute", {"/etc/passwd", AE_IFREG, "x", ""}, "/etc/passwd"},
+    {"dotdot", {"a/../../x", AE_IFREG, "x", ""}, "'..'"},
+    {"bare dotdot", {"..", AE_IFDIR, "", ""}, "'..'"},
+    {"absolute symlink", {"l", AE_IFLNK, "", "/etc/shadow"}, "outside"},
+    {"escaping symlink", {"d/l", AE_IFLNK, "", "../../x"}, "outside"},
+    {"hard link out", {"h", AE_IFREG, "", "/etc/passwd"}, "hard link"},
+    {"hard link forward", {"h", AE_IFREG, "", "later"}, "hard link"},
+    {"device", {"null", AE_IFCHR, "", ""}, "device"},
+    {"fifo", {"p", AE_IFIFO, "", ""}, "FIFO"},
+  };
+  for (const auto& h : corpus) {
+    INFO(h.label);
+    auto in = dir.path() / "hostile.tar";
+    write_archive(in, {{"fine.txt", AE_IFREG, "fine", ""}, h.m}, false);
+    auto out = dir.path() / "out.tar";
+    auto packed = pack_for_import(in, out);
+    REQUIRE_FALSE(packed);
+    CHECK(packed.err().code == error_code::invalid_argument);
+    CHECK_THAT(packed.err().message, Catch::Contains(h.needle));
+    CHECK_FALSE(fs::exists(out));
+  }
+}
+
+TEST_CASE("limits on entries and bytes are enforced", "[archive]") {
+  test::temp_dir dir;
+  auto in = dir.path() / "big.tar";
+  write_archive(in, {{"a", AE_IFREG, std::string(1000, 'a'), ""},
+                     {"b", AE_IFREG, std::string(1000, 'b'), ""},
+                     {"c", AE_IFREG, "c", ""}},
+                false);
+  auto out = dir.path() / "out.tar";
+  auto too_many = pack_for_import(in, out, {2, 1 << 20});
+  REQUIRE_FALSE(too_many);
+  CHECK(too_many.err().code == error_code::resource_exhausted);
+  auto too_big = pack_for_import(in, out, {100, 1500});
+  REQUIRE_FALSE(too_big);
+  CHECK(too_big.err().code == error_code::resource_exhausted);
+  CHECK(pack_for_import(in, out, {3, 2001}));
+}
+
+TEST_CASE("missing sources and non-archives are clear errors", "[archive]") {
+  test::temp_dir dir;
+  auto missing = pack_for_import(dir.path() / "nope", dir.path() / "o.tar");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.err().code == error_code::not_found);
+  std::ofstream{dir.path() / "text.txt"} << "not an archive at all";
+  auto text = pack_for_import(dir.path() / "text.txt", dir.path() / "o.tar");
+  REQUIRE_FALSE(text);
+  CHECK(text.err().code == error_code::invalid_argument);
+  CHECK(safe_link_target("a/b", "../c"));
+  CHECK_FALSE(safe_link_target("a", "../c"));
+  CHECK_FALSE(safe_member_name("./"));
+}
