@@ -1,5 +1,7 @@
 #include "actors/workspace.hpp"
 
+#include "messages/sys/clock.hpp"
+
 namespace pyro {
 
 workspace_actor::behavior_type
@@ -12,6 +14,32 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
       auto record = self->state.store->load(self->state.id);
       if (!record)
         return to_caf(record.err());
+      return std::move(*record);
+    },
+    [=](update_atom, const workspace_update& change)
+      -> caf::result<workspace_record> {
+      const auto& st = self->state;
+      if (change.set_name && change.name.size() > 128)
+        return to_caf(make_error(error_code::invalid_argument,
+                                 "names are at most 128 characters"));
+      for (const auto& [key, value] : change.labels)
+        if (auto valid = validate_label_key(key); !valid)
+          return to_caf(valid.err());
+      auto lock = st.store->lock(st.id);
+      if (!lock)
+        return to_caf(lock.err());
+      auto record = st.store->load(st.id);
+      if (!record)
+        return to_caf(record.err());
+      if (change.set_name)
+        record->name = change.name;
+      for (const auto& key : change.clear_labels)
+        record->labels.erase(key);
+      for (const auto& [key, value] : change.labels)
+        record->labels[key] = value;
+      record->last_activity_at = sys::unix_now();
+      if (auto saved = st.store->save(*record); !saved)
+        return to_caf(saved.err());
       return std::move(*record);
     },
     [=](remove_atom) -> caf::result<bool> {

@@ -19,6 +19,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(pyro, first_custom_type_id)
   CAF_ADD_ATOM(pyro, pyro, remove_atom, "remove")
   CAF_ADD_ATOM(pyro, pyro, lookup_atom, "lookup")
   CAF_ADD_ATOM(pyro, pyro, failures_atom, "failures")
+  CAF_ADD_ATOM(pyro, pyro, update_atom, "update")
 
   CAF_ADD_TYPE_ID(pyro, (pyro::error_code))
   CAF_ADD_TYPE_ID(pyro, (pyro::workspace_seed))
@@ -26,6 +27,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(pyro, first_custom_type_id)
   CAF_ADD_TYPE_ID(pyro, (pyro::workspace_record))
   CAF_ADD_TYPE_ID(pyro, (pyro::workspace_entry))
   CAF_ADD_TYPE_ID(pyro, (std::vector<pyro::workspace_entry>))
+  CAF_ADD_TYPE_ID(pyro, (pyro::workspace_update))
 
 // Handles that travel in messages need IDs too; the aliases need the atoms.
 namespace pyro {
@@ -33,6 +35,7 @@ namespace pyro {
 /// One workspace; its mailbox serialises what is done to it.
 using workspace_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<workspace_record>,
+  caf::replies_to<update_atom, workspace_update>::with<workspace_record>,
   caf::replies_to<remove_atom>::with<bool>>;
 
 } // namespace pyro

@@ -1,5 +1,7 @@
 #include "messages/workspace_record.hpp"
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 namespace pyro {
@@ -166,6 +168,23 @@ status validate_workspace_id(const std::string& id) {
     if (!ok)
       return bad();
   }
+  return {};
+}
+
+status validate_label_key(const std::string& key) {
+  auto bad = [&] {
+    return make_error(error_code::invalid_argument,
+                      "invalid label key '" + key + "'",
+                      "label keys are 1-63 letters, digits, '.', '_' or "
+                      "'-', starting with a letter or digit");
+  };
+  if (key.empty() || key.size() > 63 || !std::isalnum(
+        static_cast<unsigned char>(key.front())))
+    return bad();
+  for (char c : key)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_'
+        && c != '-')
+      return bad();
   return {};
 }
 

@@ -72,6 +72,17 @@ struct workspace_entry {
 
 nlohmann::json to_json(const workspace_entry& entry);
 
+/// A change to a workspace's name and labels (`workspace update`).
+struct workspace_update {
+  bool set_name = false;
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> clear_labels;
+};
+
+/// Checks a label key: 1-63 of [A-Za-z0-9._-], starting alphanumeric.
+status validate_label_key(const std::string& key);
+
 // -- CAF inspection (0.17 style) ---------------------------------------------
 
 template <class Inspector>
@@ -90,6 +101,11 @@ typename Inspector::result_type inspect(Inspector& f, workspace_record& x) {
            x.vcpu_count, x.mem_mib, x.ttl_seconds, x.created_at, x.expires_at,
            x.last_activity_at, x.state, x.network_policy, x.backend,
            x.execution_mode, x.seed, x.command_count, x.secrets);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, workspace_update& x) {
+  return f(x.set_name, x.name, x.labels, x.clear_labels);
 }
 
 template <class Inspector>

@@ -40,6 +40,19 @@ const std::unordered_map<std::string_view, handler>& handlers() {
      [](Pyro& sdk, const json& a) {
        return as_json(sdk.status_workspace(a.at("workspace_id")));
      }},
+    {"update_workspace",
+     [](Pyro& sdk, const json& a) {
+       workspace_update change;
+       if (auto i = a.find("name"); i != a.end() && i->is_string()) {
+         change.set_name = true;
+         change.name = i->get<std::string>();
+       }
+       change.labels = a.value("labels",
+                               std::map<std::string, std::string>{});
+       change.clear_labels = a.value("clear_labels",
+                                     std::vector<std::string>{});
+       return as_json(sdk.update_workspace(a.at("workspace_id"), change));
+     }},
     {"delete_workspace",
      [](Pyro& sdk, const json& a) {
        return as_json(sdk.delete_workspace(a.at("workspace_id")));

@@ -77,20 +77,34 @@ result<std::vector<workspace_entry>> Pyro::list_workspaces() {
                                             timeout_, list_atom_v);
 }
 
+result<workspace_actor>
+Pyro::find_workspace(caf::scoped_actor& self, const std::string& workspace_id) {
+  return call<workspace_actor>(self, runtime_->registry(), timeout_,
+                               lookup_atom_v, workspace_id);
+}
+
 result<workspace_record>
 Pyro::status_workspace(const std::string& workspace_id) {
   caf::scoped_actor self{runtime_->system()};
-  auto ws = call<workspace_actor>(self, runtime_->registry(), timeout_,
-                                  lookup_atom_v, workspace_id);
+  auto ws = find_workspace(self, workspace_id);
   if (!ws)
     return ws.err();
   return call<workspace_record>(self, *ws, timeout_, status_atom_v);
 }
 
+result<workspace_record>
+Pyro::update_workspace(const std::string& workspace_id,
+                       const workspace_update& change) {
+  caf::scoped_actor self{runtime_->system()};
+  auto ws = find_workspace(self, workspace_id);
+  if (!ws)
+    return ws.err();
+  return call<workspace_record>(self, *ws, timeout_, update_atom_v, change);
+}
+
 result<delete_result> Pyro::delete_workspace(const std::string& workspace_id) {
   caf::scoped_actor self{runtime_->system()};
-  auto ws = call<workspace_actor>(self, runtime_->registry(), timeout_,
-                                  lookup_atom_v, workspace_id);
+  auto ws = find_workspace(self, workspace_id);
   if (!ws)
     return ws.err();
   auto removed = call<bool>(self, *ws, timeout_, remove_atom_v);

@@ -13,7 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "caf/scoped_actor.hpp"
+
 #include "messages/error.hpp"
+#include "messages/type_ids.hpp"
 #include "messages/workspace_record.hpp"
 #include "vmm/environments/catalog.hpp"
 #include "vmm/host_facts.hpp"
@@ -88,11 +91,19 @@ public:
 
   result<delete_result> delete_workspace(const std::string& workspace_id);
 
+  /// Renames a workspace and sets or clears labels; bumps last activity.
+  result<workspace_record> update_workspace(const std::string& workspace_id,
+                                            const workspace_update& change);
+
   [[nodiscard]] const std::filesystem::path& home() const noexcept {
     return home_;
   }
 
 private:
+  /// The workspace actor for an id, spawned or rehydrated by the registry.
+  result<workspace_actor> find_workspace(caf::scoped_actor& self,
+                                         const std::string& workspace_id);
+
   std::filesystem::path home_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<runtime> runtime_;

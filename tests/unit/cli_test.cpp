@@ -185,3 +185,26 @@ TEST_CASE_METHOD(cli_fixture,
   CHECK(human.exit_code == 6);
   CHECK(std::count(human.err.begin(), human.err.end(), '\n') <= 2);
 }
+
+TEST_CASE_METHOD(cli_fixture,
+                 "workspace update renames and relabels; reads do not bump "
+                 "last activity",
+                 "[cli][workspace]") {
+  auto r = test::sample_record("upd");
+  r.last_activity_at = 1000;
+  REQUIRE(store.save(r));
+  auto before = pyro_json({"workspace", "status", "upd"});
+  CHECK(before["last_activity_at"] == 1000);
+  auto updated = pyro_json({"workspace", "update", "upd", "--name", "fix",
+                            "--label", "owner=me", "--clear-label", "issue"});
+  CHECK(updated["name"] == "fix");
+  CHECK(updated["labels"] == json{{"owner", "me"}});
+  CHECK(updated["last_activity_at"].get<double>() > 1000);
+  auto after = pyro_json({"workspace", "status", "upd"});
+  CHECK(after["labels"] == json{{"owner", "me"}});
+  CHECK(after["last_activity_at"] == updated["last_activity_at"]);
+  auto bad = pyro_json({"workspace", "update", "upd", "--label", "-x=1"}, 2);
+  CHECK_THAT(bad["error"]["message"].get<std::string>(),
+             Catch::Contains("invalid label key"));
+  pyro_json({"workspace", "update", "nope", "--name", "x"}, 3);
+}
