@@ -1,5 +1,6 @@
 #include "actors/workspace.hpp"
 
+#include "actors/teardown.hpp"
 #include "messages/sys/clock.hpp"
 
 namespace pyro {
@@ -47,7 +48,7 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
       auto lock = st.store->lock(st.id);
       if (!lock)
         return to_caf(lock.err());
-      if (auto removed = st.store->remove(st.id); !removed)
+      if (auto removed = destroy_workspace(*st.store, st.id); !removed)
         return to_caf(removed.err());
       // Nothing is left to own; the registry forgets us on the down message.
       self->quit();

@@ -53,6 +53,8 @@ const std::unordered_map<std::string_view, handler>& handlers() {
                                      std::vector<std::string>{});
        return as_json(sdk.update_workspace(a.at("workspace_id"), change));
      }},
+    {"reap_expired",
+     [](Pyro& sdk, const json&) { return as_json(sdk.reap_expired()); }},
     {"delete_workspace",
      [](Pyro& sdk, const json& a) {
        return as_json(sdk.delete_workspace(a.at("workspace_id")));

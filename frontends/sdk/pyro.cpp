@@ -2,6 +2,7 @@
 
 #include "actors/call.hpp"
 #include "actors/runtime.hpp"
+#include "messages/sys/clock.hpp"
 #include "messages/sys/home_dirs.hpp"
 
 namespace pyro {
@@ -137,6 +138,35 @@ json to_json(const doctor_report& r) {
               {"capabilities", std::move(caps)},
               {"pyro_home", r.pyro_home.string()},
               {"environment_cache", r.environment_cache.string()}};
+}
+
+result<reap_result> Pyro::reap_expired() {
+  auto all = list_workspaces();
+  if (!all)
+    return all.err();
+  reap_result out;
+  auto now = sys::unix_now();
+  for (const auto& entry : *all) {
+    const auto& r = entry.record;
+    if (!entry.problem.empty() || r.ttl_seconds <= 0 || r.expires_at <= 0
+        || r.expires_at > now)
+      continue;
+    auto deleted = delete_workspace(entry.workspace_id);
+    if (deleted)
+      out.deleted.push_back(entry.workspace_id);
+    else if (deleted.err().code != error_code::not_found) // raced a delete
+      out.failed.emplace_back(entry.workspace_id, deleted.err());
+  }
+  return out;
+}
+
+json to_json(const reap_result& r) {
+  json failed = json::array();
+  for (const auto& [id, err] : r.failed)
+    failed.push_back({{"workspace_id", id}, {"error", to_json(err)["error"]}});
+  return json{{"deleted", r.deleted},
+              {"count", r.deleted.size()},
+              {"failed", std::move(failed)}};
 }
 
 json to_json(const delete_result& r) {

@@ -63,9 +63,16 @@ struct delete_result {
   bool deleted = false;
 };
 
+struct reap_result {
+  std::vector<std::string> deleted;
+  /// Expired workspaces that could not be deleted, with why.
+  std::vector<std::pair<std::string, error>> failed;
+};
+
 nlohmann::json to_json(const environment_list& list);
 nlohmann::json to_json(const doctor_report& report);
 nlohmann::json to_json(const delete_result& result);
+nlohmann::json to_json(const reap_result& result);
 
 /// The SDK facade. Thread-safe: each call uses its own short-lived scoped
 /// actor.
@@ -90,6 +97,10 @@ public:
   result<workspace_record> status_workspace(const std::string& workspace_id);
 
   result<delete_result> delete_workspace(const std::string& workspace_id);
+
+  /// Deletes every workspace whose TTL has run out (expires_at in the past;
+  /// a TTL of 0 never expires).
+  result<reap_result> reap_expired();
 
   /// Renames a workspace and sets or clears labels; bumps last activity.
   result<workspace_record> update_workspace(const std::string& workspace_id,

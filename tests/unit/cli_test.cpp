@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/state_store.hpp"
+#include "frontends/sdk/pyro.hpp"
 #include "record_fixtures.hpp"
 #include "run_process.hpp"
 #include "temp_dir.hpp"
@@ -207,4 +208,24 @@ TEST_CASE_METHOD(cli_fixture,
   CHECK_THAT(bad["error"]["message"].get<std::string>(),
              Catch::Contains("invalid label key"));
   pyro_json({"workspace", "update", "nope", "--name", "x"}, 3);
+}
+
+TEST_CASE_METHOD(cli_fixture, "reap_expired deletes only what has expired",
+                 "[sdk][ttl]") {
+  auto expired = test::sample_record("expired");
+  expired.expires_at = sys::unix_now() - 5;
+  auto fresh = test::sample_record("fresh");
+  auto forever = test::sample_record("forever");
+  forever.ttl_seconds = 0;
+  forever.expires_at = 1;
+  for (const auto& r : {expired, fresh, forever})
+    REQUIRE(store.save(r));
+  Pyro sdk{pyro_options{home.path(), std::chrono::seconds{30}}};
+  auto reaped = sdk.reap_expired();
+  REQUIRE(reaped);
+  CHECK(reaped->deleted == std::vector<std::string>{"expired"});
+  CHECK(reaped->failed.empty());
+  CHECK_FALSE(store.exists("expired"));
+  CHECK(store.exists("fresh"));
+  CHECK(store.exists("forever"));
 }

@@ -1,0 +1,37 @@
+#include "actors/teardown.hpp"
+
+namespace pyro {
+
+vmm::sandbox_spec sandbox_spec_for(const state_store& store,
+                                   const workspace_record& record) {
+  vmm::sandbox_spec spec;
+  spec.workspace_id = record.workspace_id;
+  spec.workspace_dir = store.workspace_dir(record.workspace_id);
+  spec.vcpu_count = record.vcpu_count;
+  spec.mem_mib = record.mem_mib;
+  spec.network_policy = record.network_policy;
+  return spec;
+}
+
+status destroy_workspace(const state_store& store, const std::string& id) {
+  auto record = store.load(id);
+  std::vector<std::string> backends;
+  if (record && !record->backend.empty())
+    backends.push_back(record->backend);
+  else
+    backends = {"sandbox", "host"}; // unknown: clean up after any of them
+  workspace_record stub;
+  stub.workspace_id = id;
+  const auto& r = record ? *record : stub;
+  for (const auto& name : backends) {
+    auto backend = vmm::backend_by_name(name);
+    if (!backend)
+      continue; // a backend this build lacks left nothing it could clean
+    if (auto destroyed = (*backend)->destroy(sandbox_spec_for(store, r));
+        !destroyed)
+      return destroyed;
+  }
+  return store.remove(id);
+}
+
+} // namespace pyro
