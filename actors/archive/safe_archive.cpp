@@ -231,4 +231,96 @@ result<packed_archive> pack_for_import(const fs::path& source,
   return result_info;
 }
 
+result<std::pair<uint64_t, uint64_t>>
+extract_untrusted(const fs::path& tar, const fs::path& dest,
+                  const archive_limits& limits) {
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(dest, ec)))
+    return make_error(error_code::already_exists,
+                      dest.string() + " already exists",
+                      "choose another output path or remove it first");
+  // Re-validate (and normalise) with the import rules first.
+  auto checked_path = dest.parent_path()
+                      / ("." + dest.filename().string() + ".checked.tar");
+  auto checked = pack_for_import(tar, checked_path, limits);
+  if (!checked)
+    return checked.err();
+  auto staging = dest.parent_path()
+                 / ("." + dest.filename().string() + ".partial");
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging, ec);
+  auto cleanup = [&] {
+    fs::remove_all(staging, ec);
+    fs::remove(checked_path, ec);
+  };
+  reader_ptr in{archive_read_new(), &archive_read_free};
+  archive_read_support_format_tar(in.get());
+  writer_ptr out{archive_write_disk_new(), &archive_write_free};
+  archive_write_disk_set_options(
+    out.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME
+                 | ARCHIVE_EXTRACT_SECURE_SYMLINKS
+                 | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+  // Names were validated as relative above and are prefixed with the
+  // staging directory below, so absolute paths are expected here.
+  if (archive_read_open_filename(in.get(), checked_path.c_str(), 65536)
+      != ARCHIVE_OK) {
+    auto err = archive_failure(in.get(), "cannot read " + tar.string());
+    cleanup();
+    return err;
+  }
+  uint64_t bytes = 0;
+  for (;;) {
+    archive_entry* entry = nullptr;
+    int rc = archive_read_next_header(in.get(), &entry);
+    if (rc == ARCHIVE_EOF)
+      break;
+    if (rc < ARCHIVE_WARN) {
+      auto err = archive_failure(in.get(), "cannot read " + tar.string());
+      cleanup();
+      return err;
+    }
+    auto rel = std::string{archive_entry_pathname(entry)};
+    archive_entry_set_pathname(entry, (staging / rel).c_str());
+    if (const char* hard = archive_entry_hardlink(entry))
+      archive_entry_set_hardlink(entry, (staging / hard).c_str());
+    if (archive_write_header(out.get(), entry) != ARCHIVE_OK) {
+      auto err = archive_failure(out.get(), "cannot create " + rel);
+      cleanup();
+      return err;
+    }
+    const void* block = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    while ((rc = archive_read_data_block(in.get(), &block, &size, &offset))
+           == ARCHIVE_OK) {
+      if (archive_write_data_block(out.get(), block, size, offset)
+          != ARCHIVE_OK) {
+        auto err = archive_failure(out.get(), "cannot write " + rel);
+        cleanup();
+        return err;
+      }
+      bytes += size;
+    }
+    if (rc != ARCHIVE_EOF) {
+      auto err = archive_failure(in.get(), "cannot read " + rel);
+      cleanup();
+      return err;
+    }
+  }
+  if (archive_write_close(out.get()) != ARCHIVE_OK) {
+    auto err = archive_failure(out.get(), "cannot finish " + dest.string());
+    cleanup();
+    return err;
+  }
+  fs::rename(staging, dest, ec);
+  fs::remove(checked_path, ec);
+  if (ec) {
+    cleanup();
+    return make_error(error_code::internal, "cannot move the export to "
+                                              + dest.string() + ": "
+                                              + ec.message());
+  }
+  return std::pair<uint64_t, uint64_t>{checked->entries, bytes};
+}
+
 } // namespace pyro

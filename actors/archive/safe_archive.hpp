@@ -34,6 +34,15 @@ result<packed_archive> pack_for_import(const std::filesystem::path& source,
                                        const std::filesystem::path& out,
                                        const archive_limits& limits = {});
 
+/// Extracts a tar that came from a sandbox (untrusted) into `dest`, which
+/// must not exist: entries are checked as for import, extracted into a
+/// staging directory beside `dest`, which is renamed into place only when
+/// everything succeeded. Returns the number of entries and bytes written.
+result<std::pair<uint64_t, uint64_t>>
+extract_untrusted(const std::filesystem::path& tar,
+                  const std::filesystem::path& dest,
+                  const archive_limits& limits = {});
+
 /// Whether a member name, normalised, stays below the archive root.
 [[nodiscard]] bool safe_member_name(const std::string& name);
 

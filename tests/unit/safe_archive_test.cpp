@@ -202,3 +202,39 @@ TEST_CASE("missing sources and non-archives are clear errors", "[archive]") {
   CHECK_FALSE(safe_link_target("a", "../c"));
   CHECK_FALSE(safe_member_name("./"));
 }
+
+TEST_CASE("untrusted tars extract all or nothing, never over existing "
+          "output",
+          "[archive][export]") {
+  test::temp_dir dir;
+  auto in = dir.path() / "in.tar";
+  write_archive(in, {{"d/", AE_IFDIR, "", ""},
+                     {"d/f.txt", AE_IFREG, "data", ""},
+                     {"d/l", AE_IFLNK, "", "f.txt"}},
+                false);
+  auto dest = dir.path() / "out";
+  auto got = extract_untrusted(in, dest);
+  INFO((got ? std::string{} : to_string(got.err())));
+  REQUIRE(got);
+  CHECK(got->first == 3);
+  CHECK(got->second == 4);
+  std::ifstream f{dest / "d" / "f.txt"};
+  std::string text{std::istreambuf_iterator<char>{f}, {}};
+  CHECK(text == "data");
+  CHECK(fs::read_symlink(dest / "d" / "l") == "f.txt");
+
+  auto again = extract_untrusted(in, dest);
+  REQUIRE_FALSE(again);
+  CHECK(again.err().code == error_code::already_exists);
+
+  auto evil = dir.path() / "evil.tar";
+  write_archive(evil, {{"ok.txt", AE_IFREG, "fine", ""},
+                       {"x", AE_IFLNK, "", "../../../etc"}},
+                false);
+  auto refused_dest = dir.path() / "refused";
+  auto refused = extract_untrusted(evil, refused_dest);
+  REQUIRE_FALSE(refused);
+  CHECK_FALSE(fs::exists(refused_dest));
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    CHECK(e.path().filename().string().find("partial") == std::string::npos);
+}

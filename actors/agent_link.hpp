@@ -1,0 +1,91 @@
+#pragma once
+
+// What the workspace actors need from a sandbox's agent, independent of how
+// the bytes travel. One implementation speaks the wire protocol
+// (docs/protocol.md) over the backend's endpoint.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "actors/diff/manifest.hpp"
+#include "messages/error.hpp"
+#include "vmm/backend.hpp"
+
+namespace pyro {
+
+struct exec_request {
+  std::string command;
+  std::string cwd = "/workspace";
+  std::vector<std::pair<std::string, std::string>> env;
+  int timeout_seconds = 30;
+};
+
+struct exec_outcome {
+  int exit_code = -1;
+  int signal = 0;
+  bool timed_out = false;
+  std::string stdout_text;
+  std::string stderr_text;
+  bool truncated = false;
+  int64_t duration_ms = 0;
+};
+
+struct export_outcome {
+  /// file, directory or symlink.
+  std::string artifact_type;
+  uint64_t entry_count = 0;
+  uint64_t bytes = 0;
+};
+
+struct file_info {
+  std::string path;
+  std::string type;
+  uint32_t mode = 0;
+  uint64_t size = 0;
+  std::string link_target;
+};
+
+/// A connection to one sandbox's agent. Guest paths are absolute (under
+/// /workspace) or relative to /workspace; the agent refuses anything that
+/// escapes.
+class agent_link {
+public:
+  virtual ~agent_link() = default;
+
+  virtual result<exec_outcome> exec(const exec_request& request) = 0;
+
+  /// Streams a plain tar from the host into `dest`; all or nothing.
+  virtual status import_tar(const std::filesystem::path& tar,
+                            const std::string& dest) = 0;
+
+  /// Streams `path` out as a plain tar into a host file.
+  virtual result<export_outcome>
+  export_tar(const std::string& path, const std::filesystem::path& out) = 0;
+
+  /// Walks /workspace: type, mode, size, link target, content hash.
+  virtual result<manifest> walk() = 0;
+
+  virtual result<std::vector<file_info>> list(const std::string& path,
+                                              bool recursive) = 0;
+
+  /// At most `max_bytes`; `truncated` tells whether more was left.
+  virtual result<std::pair<std::string, bool>>
+  read_file(const std::string& path, uint64_t max_bytes) = 0;
+
+  /// Atomic on the agent's side; creates parents.
+  virtual status write_file(const std::string& path,
+                            std::string_view content) = 0;
+
+  virtual status remove(const std::string& path) = 0;
+};
+
+/// Connects to the agent listening at `endpoint`.
+result<std::unique_ptr<agent_link>>
+connect_agent(const vmm::agent_endpoint& endpoint);
+
+} // namespace pyro
