@@ -14,26 +14,10 @@
 
 #include "actors/diff/manifest.hpp"
 #include "messages/error.hpp"
+#include "messages/workspace_requests.hpp"
 #include "vmm/backend.hpp"
 
 namespace pyro {
-
-struct exec_request {
-  std::string command;
-  std::string cwd = "/workspace";
-  std::vector<std::pair<std::string, std::string>> env;
-  int timeout_seconds = 30;
-};
-
-struct exec_outcome {
-  int exit_code = -1;
-  int signal = 0;
-  bool timed_out = false;
-  std::string stdout_text;
-  std::string stderr_text;
-  bool truncated = false;
-  int64_t duration_ms = 0;
-};
 
 struct export_outcome {
   /// file, directory or symlink.

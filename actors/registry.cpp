@@ -1,5 +1,6 @@
 #include "actors/registry.hpp"
 
+#include "actors/create_request.hpp"
 #include "actors/workspace.hpp"
 
 namespace pyro {
@@ -46,6 +47,19 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       self->monitor(child);
       st.children.emplace(id, child);
       return child;
+    },
+    [=](create_atom, create_request& request, progress_sink& progress)
+      -> caf::delegated<workspace_record> {
+      auto& st = self->state;
+      std::string id;
+      do
+        id = new_workspace_id();
+      while (st.children.count(id) != 0 || st.config.store->exists(id));
+      auto child = spawn_child(self, id);
+      self->monitor(child);
+      st.children.emplace(id, child);
+      return self->delegate(child, create_atom_v, std::move(request),
+                            std::move(progress));
     },
     [=](list_atom) -> std::vector<workspace_entry> {
       return self->state.config.store->list();

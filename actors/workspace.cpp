@@ -1,6 +1,7 @@
 #include "actors/workspace.hpp"
 
 #include "actors/teardown.hpp"
+#include "actors/workspace_ops.hpp"
 #include "messages/sys/clock.hpp"
 
 namespace pyro {
@@ -42,6 +43,24 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
       if (auto saved = st.store->save(*record); !saved)
         return to_caf(saved.err());
       return std::move(*record);
+    },
+    [=](create_atom, const create_request& request,
+        const progress_sink& progress) -> caf::result<workspace_record> {
+      const auto& st = self->state;
+      auto record = create_workspace_now(*st.store, st.id, request,
+                                         progress.emit);
+      if (!record) {
+        self->quit(); // nothing exists for this id any more
+        return to_caf(record.err());
+      }
+      return std::move(*record);
+    },
+    [=](exec_atom, const exec_request& request) -> caf::result<exec_result> {
+      auto out = exec_in_workspace(*self->state.store, self->state.id,
+                                   request);
+      if (!out)
+        return to_caf(out.err());
+      return std::move(*out);
     },
     [=](remove_atom) -> caf::result<bool> {
       const auto& st = self->state;

@@ -168,14 +168,19 @@ int run(int argc, char** argv) {
     return report_error(args.err(), as_json);
   try {
     Pyro sdk;
-    auto out = dispatch(sdk, chosen->op(), *args);
+    // Progress lines go to stderr, so stdout stays the result alone.
+    auto progress = [](const std::string& line) {
+      std::cerr << line << std::endl;
+    };
+    auto out = dispatch(sdk, chosen->op(), *args, progress);
     if (!out)
       return report_error(out.err(), as_json);
-    if (as_json)
+    if (as_json) {
       std::cout << out->dump(2) << std::endl;
-    else
-      std::cout << render_human(chosen->op(), *out, *args);
-    return 0;
+      return 0;
+    }
+    std::cout << render_human(chosen->op(), *out, *args) << std::flush;
+    return human_exit_status(chosen->op(), *out);
   } catch (const std::exception& e) {
     return report_error(make_error(error_code::internal, e.what(),
                                    "rerun with -v and report the output"),

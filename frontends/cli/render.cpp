@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <iomanip>
+#include <iostream>
 #include <sstream>
 #include <unordered_map>
 
@@ -120,6 +121,33 @@ std::string render_delete(const json& r, const json&) {
   return "Deleted workspace " + scalar(r.at("workspace_id")) + "\n";
 }
 
+std::string render_create(const json& r, const json& args) {
+  if (args.value("id_only", false))
+    return scalar(r.at("workspace_id")) + "\n";
+  std::ostringstream out;
+  out << "Created workspace " << scalar(r.at("workspace_id")) << " ("
+      << scalar(r.at("environment")) << ", backend "
+      << scalar(r.at("backend")) << ", expires "
+      << when(r.at("expires_at")) << ")\n";
+  return out.str();
+}
+
+// The command's own output passes through untouched; the summary line goes
+// to stderr so that stdout is exactly what the command printed.
+std::string render_exec(const json& r, const json&) {
+  std::cerr << scalar(r.at("stderr"));
+  std::cerr << "[workspace-exec] workspace_id=" << scalar(r.at("workspace_id"))
+            << " sequence=" << scalar(r.at("sequence"))
+            << " cwd=" << scalar(r.at("cwd"))
+            << " execution_mode=" << scalar(r.at("execution_mode"))
+            << " exit_code=" << scalar(r.at("exit_code"))
+            << " duration_ms=" << scalar(r.at("duration_ms"))
+            << (r.value("timed_out", false) ? " timed_out=true" : "")
+            << (r.value("truncated", false) ? " truncated=true" : "")
+            << std::endl;
+  return r.at("stdout").get<std::string>();
+}
+
 using renderer = std::function<std::string(const json&, const json&)>;
 
 const std::unordered_map<std::string_view, renderer>& renderers() {
@@ -128,6 +156,8 @@ const std::unordered_map<std::string_view, renderer>& renderers() {
     {"env list", render_env_list},
     {"workspace list", render_workspace_list},
     {"workspace delete", render_delete},
+    {"workspace create", render_create},
+    {"workspace exec", render_exec},
   };
   return table;
 }
@@ -139,6 +169,15 @@ std::string render_human(const contract::operation& op, const json& result,
   if (auto i = renderers().find(op.cli); i != renderers().end())
     return i->second(result, args);
   return render_fields(result, args);
+}
+
+int human_exit_status(const contract::operation& op, const json& result) {
+  if (op.cli != "workspace exec" && op.cli != "run")
+    return 0;
+  if (result.value("timed_out", false))
+    return 124;
+  auto code = result.value("exit_code", 0);
+  return code >= 0 && code <= 255 ? code : 1;
 }
 
 } // namespace pyro::cli

@@ -3,6 +3,9 @@
 #include <functional>
 #include <unordered_map>
 
+#include "actors/create_request.hpp"
+#include "actors/workspace_ops.hpp"
+
 namespace pyro {
 
 using nlohmann::json;
@@ -25,23 +28,67 @@ result<json> as_json(result<std::vector<workspace_entry>> r) {
   return json{{"workspaces", std::move(rows)}, {"count", r->size()}};
 }
 
-using handler = std::function<result<json>(Pyro&, const json&)>;
+using handler
+  = std::function<result<json>(Pyro&, const json&, const progress_fn&)>;
+
+result<create_request> create_request_from(const json& a) {
+  create_request r;
+  r.environment = a.at("environment").get<std::string>();
+  r.vcpu_count = a.value("vcpu_count", r.vcpu_count);
+  r.mem_mib = a.value("mem_mib", r.mem_mib);
+  r.ttl_seconds = a.value("ttl_seconds", r.ttl_seconds);
+  r.network_policy = a.value("network_policy", r.network_policy);
+  r.allow_host_compat = a.value("allow_host_compat", false);
+  r.backend = a.value("backend", std::string{});
+  if (r.backend == "auto")
+    r.backend.clear(); // auto still lets PYRO_BACKEND decide
+  r.seed_path = a.value("seed_path", std::string{});
+  r.name = a.value("name", std::string{});
+  r.labels = a.value("labels", std::map<std::string, std::string>{});
+  for (const auto& spec : a.value("secret", std::vector<std::string>{})) {
+    auto s = parse_secret(spec, false);
+    if (!s)
+      return s.err();
+    r.secrets.push_back(std::move(*s));
+  }
+  for (const auto& spec :
+       a.value("secret_file", std::vector<std::string>{})) {
+    auto s = parse_secret(spec, true);
+    if (!s)
+      return s.err();
+    r.secrets.push_back(std::move(*s));
+  }
+  if (auto i = a.find("secrets"); i != a.end() && i->is_array()) {
+    for (const auto& item : *i) {
+      auto name = item.value("name", std::string{});
+      std::string spec = name + "=";
+      bool file = item.contains("file_path");
+      spec += file ? item.value("file_path", std::string{})
+                   : item.value("value", std::string{});
+      auto s = parse_secret(spec, file);
+      if (!s)
+        return s.err();
+      r.secrets.push_back(std::move(*s));
+    }
+  }
+  return r;
+}
 
 const std::unordered_map<std::string_view, handler>& handlers() {
   static const std::unordered_map<std::string_view, handler> table{
     {"list_environments",
-     [](Pyro& sdk, const json& a) {
+     [](Pyro& sdk, const json& a, const progress_fn&) {
        return as_json(sdk.list_environments(a.value("all", false)));
      }},
-    {"doctor", [](Pyro& sdk, const json&) { return as_json(sdk.doctor()); }},
+    {"doctor", [](Pyro& sdk, const json&, const progress_fn&) { return as_json(sdk.doctor()); }},
     {"list_workspaces",
-     [](Pyro& sdk, const json&) { return as_json(sdk.list_workspaces()); }},
+     [](Pyro& sdk, const json&, const progress_fn&) { return as_json(sdk.list_workspaces()); }},
     {"status_workspace",
-     [](Pyro& sdk, const json& a) {
+     [](Pyro& sdk, const json& a, const progress_fn&) {
        return as_json(sdk.status_workspace(a.at("workspace_id")));
      }},
     {"update_workspace",
-     [](Pyro& sdk, const json& a) {
+     [](Pyro& sdk, const json& a, const progress_fn&) {
        workspace_update change;
        if (auto i = a.find("name"); i != a.end() && i->is_string()) {
          change.set_name = true;
@@ -53,10 +100,24 @@ const std::unordered_map<std::string_view, handler>& handlers() {
                                      std::vector<std::string>{});
        return as_json(sdk.update_workspace(a.at("workspace_id"), change));
      }},
+    {"create_workspace",
+     [](Pyro& sdk, const json& a, const progress_fn& progress) {
+       auto request = create_request_from(a);
+       if (!request)
+         return result<json>{request.err()};
+       return as_json(sdk.create_workspace(*request, progress));
+     }},
+    {"exec_workspace",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       exec_request r;
+       r.command = a.at("command").get<std::string>();
+       r.timeout_seconds = a.value("timeout_seconds", 30);
+       return as_json(sdk.exec_workspace(a.at("workspace_id"), r));
+     }},
     {"reap_expired",
-     [](Pyro& sdk, const json&) { return as_json(sdk.reap_expired()); }},
+     [](Pyro& sdk, const json&, const progress_fn&) { return as_json(sdk.reap_expired()); }},
     {"delete_workspace",
-     [](Pyro& sdk, const json& a) {
+     [](Pyro& sdk, const json& a, const progress_fn&) {
        return as_json(sdk.delete_workspace(a.at("workspace_id")));
      }},
   };
@@ -66,10 +127,10 @@ const std::unordered_map<std::string_view, handler>& handlers() {
 } // namespace
 
 result<json> dispatch(Pyro& sdk, const contract::operation& op,
-                      const json& args) {
+                      const json& args, const progress_fn& progress) {
   const auto& table = handlers();
   if (auto i = table.find(op.method); i != table.end())
-    return i->second(sdk, args);
+    return i->second(sdk, args, progress);
   std::string what = !op.cli.empty() ? "`pyro " + std::string{op.cli} + "`"
                                      : "`" + std::string{op.tool} + "`";
   return make_error(error_code::unavailable,

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "frontends/contract/contract.hpp"
@@ -12,7 +15,8 @@ namespace pyro {
 /// result. Shared by the CLI and the MCP server so both behave alike; an
 /// operation this build cannot serve yet is `unavailable`, naming what it
 /// needs.
-result<nlohmann::json> dispatch(Pyro& sdk, const contract::operation& op,
-                                const nlohmann::json& args);
+result<nlohmann::json>
+dispatch(Pyro& sdk, const contract::operation& op, const nlohmann::json& args,
+         const progress_fn& progress = {});
 
 } // namespace pyro

@@ -1,6 +1,7 @@
 #include "frontends/sdk/pyro.hpp"
 
 #include "actors/call.hpp"
+#include "actors/workspace_ops.hpp"
 #include "actors/runtime.hpp"
 #include "messages/sys/clock.hpp"
 #include "messages/sys/home_dirs.hpp"
@@ -138,6 +139,27 @@ json to_json(const doctor_report& r) {
               {"capabilities", std::move(caps)},
               {"pyro_home", r.pyro_home.string()},
               {"environment_cache", r.environment_cache.string()}};
+}
+
+result<workspace_record>
+Pyro::create_workspace(const create_request& request, progress_fn progress) {
+  caf::scoped_actor self{runtime_->system()};
+  return call<workspace_record>(self, runtime_->registry(), timeout_,
+                                create_atom_v, request,
+                                progress_sink{std::move(progress)});
+}
+
+result<exec_result> Pyro::exec_workspace(const std::string& workspace_id,
+                                         const exec_request& request) {
+  caf::scoped_actor self{runtime_->system()};
+  auto ws = find_workspace(self, workspace_id);
+  if (!ws)
+    return ws.err();
+  // The command's own timeout plus slack for the round trip.
+  auto limit = std::chrono::milliseconds{
+    (int64_t{request.timeout_seconds} + 30) * 1000};
+  return call<exec_result>(self, *ws, std::max(limit, timeout_), exec_atom_v,
+                           request);
 }
 
 result<reap_result> Pyro::reap_expired() {

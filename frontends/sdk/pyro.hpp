@@ -6,6 +6,7 @@
 // `--json` and MCP return.
 
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
+#include "messages/workspace_requests.hpp"
 #include "messages/workspace_record.hpp"
 #include "vmm/environments/catalog.hpp"
 #include "vmm/host_facts.hpp"
@@ -97,6 +99,15 @@ public:
   result<workspace_record> status_workspace(const std::string& workspace_id);
 
   result<delete_result> delete_workspace(const std::string& workspace_id);
+
+  /// Creates and starts a workspace; `progress` receives "[create] ..."
+  /// lines while it boots and seeds.
+  result<workspace_record>
+  create_workspace(const create_request& request, progress_fn progress = {});
+
+  /// Runs a command in /workspace and journals it.
+  result<exec_result> exec_workspace(const std::string& workspace_id,
+                                     const exec_request& request);
 
   /// Deletes every workspace whose TTL has run out (expires_at in the past;
   /// a TTL of 0 never expires).

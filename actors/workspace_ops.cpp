@@ -1,0 +1,271 @@
+#include "actors/workspace_ops.hpp"
+
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/archive/safe_archive.hpp"
+#include "actors/journal.hpp"
+#include "actors/teardown.hpp"
+#include "messages/sys/atomic_file.hpp"
+#include "messages/sys/clock.hpp"
+#include "vmm/agent_binary.hpp"
+#include "vmm/environments/catalog.hpp"
+
+namespace pyro {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Undoes a half-made workspace unless `dismiss` is called.
+class teardown_guard {
+public:
+  teardown_guard(const state_store& store, std::string id)
+    : store_(store), id_(std::move(id)) {
+    // nop
+  }
+
+  ~teardown_guard() {
+    if (armed_)
+      static_cast<void>(destroy_workspace(store_, id_));
+  }
+
+  void dismiss() {
+    armed_ = false;
+  }
+
+private:
+  const state_store& store_;
+  std::string id_;
+  bool armed_ = true;
+};
+
+void say(const progress_fn& progress, const std::string& line) {
+  if (progress)
+    progress(line);
+}
+
+result<std::unique_ptr<vmm::backend>>
+backend_of(const workspace_record& record) {
+  return vmm::backend_by_name(record.backend);
+}
+
+} // namespace
+
+fs::path baseline_dir(const state_store& store, const std::string& id) {
+  return store.workspace_dir(id) / "baseline";
+}
+
+result<fs::path> installed_rootfs(const std::string& environment) {
+  if (!vmm::environment_installed(environment))
+    return make_error(error_code::failed_precondition,
+                      "environment '" + environment + "' is not installed",
+                      "run `pyro env pull " + environment + "` first");
+  return vmm::environment_install_dir(environment) / "rootfs";
+}
+
+result<workspace_record> create_workspace_now(const state_store& store,
+                                              const std::string& id,
+                                              const create_request& request,
+                                              const progress_fn& progress) {
+  if (auto valid = validate(request); !valid)
+    return valid.err();
+  if (request.network_policy != "off")
+    return make_error(error_code::unavailable,
+                      "network policy '" + request.network_policy
+                        + "' is not supported by this build yet",
+                      "create the workspace with --network-policy off");
+  if (!request.secrets.empty())
+    return make_error(error_code::unavailable,
+                      "secrets are not supported by this build yet");
+  say(progress, "[create] phase=validate workspace_id=" + id);
+  auto backend = vmm::select_backend(request.backend,
+                                     request.allow_host_compat,
+                                     vmm::probe_host());
+  if (!backend)
+    return backend.err();
+  auto rootfs = installed_rootfs(request.environment);
+  if (!rootfs)
+    return rootfs.err();
+  auto agent = vmm::agent_binary();
+  if (!agent)
+    return agent.err();
+  if (store.exists(id))
+    return make_error(error_code::already_exists,
+                      "workspace '" + id + "' already exists");
+  auto lock = store.lock(id);
+  if (!lock)
+    return lock.err();
+
+  auto now = sys::unix_now();
+  workspace_record record;
+  record.workspace_id = id;
+  record.name = request.name;
+  record.labels = request.labels;
+  record.environment = request.environment;
+  record.vcpu_count = request.vcpu_count;
+  record.mem_mib = request.mem_mib;
+  record.ttl_seconds = request.ttl_seconds;
+  record.created_at = now;
+  record.last_activity_at = now;
+  record.expires_at = request.ttl_seconds > 0
+                        ? now + static_cast<double>(request.ttl_seconds)
+                        : 0;
+  record.state = "creating";
+  record.network_policy = request.network_policy;
+  record.backend = std::string{(*backend)->name()};
+  record.execution_mode = std::string{(*backend)->execution_mode()};
+  if (auto saved = store.save(record); !saved)
+    return saved.err();
+  teardown_guard guard{store, id};
+
+  auto scratch = store.workspace_dir(id) / "tmp";
+  std::error_code ec;
+  fs::create_directories(scratch, ec);
+  std::optional<packed_archive> seed;
+  if (!request.seed_path.empty()) {
+    say(progress, "[create] phase=pack workspace_id=" + id);
+    auto packed = pack_for_import(request.seed_path, scratch / "seed.tar");
+    if (!packed)
+      return packed.err();
+    seed = std::move(*packed);
+    record.seed = {seed->source_kind, fs::absolute(request.seed_path)
+                                        .lexically_normal()
+                                        .string()};
+  }
+
+  say(progress, "[create] phase=boot workspace_id=" + id + " backend="
+                  + record.backend);
+  auto spec = sandbox_spec_for(store, record);
+  spec.rootfs = *rootfs;
+  spec.agent_binary = *agent;
+  auto endpoint = (*backend)->boot(spec);
+  if (!endpoint)
+    return endpoint.err();
+  auto link = connect_agent(*endpoint);
+  if (!link)
+    return link.err();
+  if (seed) {
+    say(progress, "[create] phase=seed workspace_id=" + id + " entries="
+                    + std::to_string(seed->entries));
+    if (auto imported = (*link)->import_tar(seed->tar_path, "/workspace");
+        !imported)
+      return imported.err();
+    fs::remove(seed->tar_path, ec);
+  }
+
+  say(progress, "[create] phase=baseline workspace_id=" + id);
+  auto base = baseline_dir(store, id);
+  fs::create_directories(base, ec);
+  if (auto exported = (*link)->export_tar("/workspace",
+                                          base / "workspace.tar");
+      !exported)
+    return exported.err();
+  auto walk = (*link)->walk();
+  if (!walk)
+    return walk.err();
+  if (auto written = sys::write_file_atomic(base / "manifest.json",
+                                            to_json(*walk).dump(), 0600);
+      !written)
+    return written.err();
+
+  record.state = "started";
+  record.last_activity_at = sys::unix_now();
+  if (auto saved = store.save(record); !saved)
+    return saved.err();
+  guard.dismiss();
+  say(progress, "[create] phase=ready workspace_id=" + id);
+  return record;
+}
+
+result<std::unique_ptr<agent_link>> open_agent(const state_store& store,
+                                               const workspace_record& r) {
+  if (r.state != "started")
+    return make_error(error_code::failed_precondition,
+                      "workspace '" + r.workspace_id + "' is " + r.state,
+                      r.state == "stopped"
+                        ? "start it with `pyro workspace start "
+                            + r.workspace_id + "`"
+                        : "wait for it, or delete it");
+  auto backend = backend_of(r);
+  if (!backend)
+    return backend.err();
+  auto endpoint = (*backend)->endpoint(sandbox_spec_for(store, r));
+  if (!endpoint)
+    return endpoint.err();
+  return connect_agent(*endpoint);
+}
+
+result<exec_result> exec_in_workspace(const state_store& store,
+                                      const std::string& id,
+                                      const exec_request& request) {
+  if (request.command.empty())
+    return make_error(error_code::invalid_argument, "command is empty");
+  if (request.timeout_seconds < 1 || request.timeout_seconds > 86400)
+    return make_error(error_code::invalid_argument,
+                      "timeout_seconds must be 1-86400");
+  exec_result out;
+  workspace_record record;
+  {
+    auto lock = store.lock(id);
+    if (!lock)
+      return lock.err();
+    auto loaded = store.load(id);
+    if (!loaded)
+      return loaded.err();
+    record = std::move(*loaded);
+    out.sequence = ++record.command_count;
+    record.last_activity_at = sys::unix_now();
+    if (auto saved = store.save(record); !saved)
+      return saved.err();
+  }
+  auto link = open_agent(store, record);
+  if (!link)
+    return link.err();
+  auto started = sys::unix_now();
+  auto outcome = (*link)->exec(request);
+  if (!outcome)
+    return outcome.err();
+  out.workspace_id = id;
+  out.command = request.command;
+  out.cwd = request.cwd;
+  out.execution_mode = record.execution_mode;
+  out.outcome = std::move(*outcome);
+  journal_entry entry;
+  entry.sequence = out.sequence;
+  entry.command = out.command;
+  entry.cwd = out.cwd;
+  entry.exit_code = out.outcome.exit_code;
+  entry.signal = out.outcome.signal;
+  entry.timed_out = out.outcome.timed_out;
+  entry.duration_ms = out.outcome.duration_ms;
+  entry.started_at = started;
+  entry.stdout_text = out.outcome.stdout_text;
+  entry.stderr_text = out.outcome.stderr_text;
+  entry.truncated = out.outcome.truncated;
+  if (auto appended = journal{store.workspace_dir(id) / "commands"}
+                        .append(entry);
+      !appended)
+    return appended.err();
+  return out;
+}
+
+json to_json(const exec_result& r) {
+  const auto& o = r.outcome;
+  return json{{"workspace_id", r.workspace_id},
+              {"sequence", r.sequence},
+              {"command", r.command},
+              {"cwd", r.cwd},
+              {"execution_mode", r.execution_mode},
+              {"exit_code", o.exit_code},
+              {"signal", o.signal == 0 ? json(nullptr) : json(o.signal)},
+              {"timed_out", o.timed_out},
+              {"stdout", o.stdout_text},
+              {"stderr", o.stderr_text},
+              {"truncated", o.truncated},
+              {"duration_ms", o.duration_ms}};
+}
+
+} // namespace pyro
