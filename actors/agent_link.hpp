@@ -45,25 +45,28 @@ public:
 
   /// Streams a plain tar from the host into `dest`; all or nothing.
   virtual status import_tar(const std::filesystem::path& tar,
-                            const std::string& dest) = 0;
+                            const std::string& dest)
+    = 0;
 
   /// Streams `path` out as a plain tar into a host file.
-  virtual result<export_outcome>
-  export_tar(const std::string& path, const std::filesystem::path& out) = 0;
+  virtual result<export_outcome> export_tar(const std::string& path,
+                                            const std::filesystem::path& out)
+    = 0;
 
   /// Walks /workspace: type, mode, size, link target, content hash.
   virtual result<manifest> walk() = 0;
 
   virtual result<std::vector<file_info>> list(const std::string& path,
-                                              bool recursive) = 0;
+                                              bool recursive)
+    = 0;
 
   /// At most `max_bytes`; `truncated` tells whether more was left.
   virtual result<std::pair<std::string, bool>>
   read_file(const std::string& path, uint64_t max_bytes) = 0;
 
   /// Atomic on the agent's side; creates parents.
-  virtual status write_file(const std::string& path,
-                            std::string_view content) = 0;
+  virtual status write_file(const std::string& path, std::string_view content)
+    = 0;
 
   virtual status remove(const std::string& path) = 0;
 };

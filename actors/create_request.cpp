@@ -44,9 +44,9 @@ error field_error(const std::string& field, const std::string& what,
 } // namespace
 
 status validate_secret_name(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 64
-            && (std::isalpha(static_cast<unsigned char>(name[0]))
-                || name[0] == '_');
+  bool ok
+    = !name.empty() && name.size() <= 64
+      && (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_');
   for (char c : name)
     ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
   if (!ok)
@@ -61,9 +61,9 @@ result<secret_value> parse_secret(const std::string& spec, bool from_file) {
   auto eq = spec.find('=');
   if (eq == std::string::npos || eq == 0)
     return field_error(from_file ? "--secret-file" : "--secret",
-                       "expected NAME=" + std::string{from_file ? "PATH"
-                                                                : "VALUE"}
-                         + ", got '" + spec.substr(0, eq) + "...'");
+                       "expected NAME="
+                         + std::string{from_file ? "PATH" : "VALUE"} + ", got '"
+                         + spec.substr(0, eq) + "...'");
   secret_value out;
   out.name = spec.substr(0, eq);
   if (auto valid = validate_secret_name(out.name); !valid)
@@ -89,15 +89,15 @@ result<secret_value> parse_secret(const std::string& spec, bool from_file) {
 
 status validate(const create_request& r) {
   if (vmm::find_environment(r.environment) == nullptr)
-    return field_error("environment", "unknown environment '" + r.environment
-                                        + "'",
+    return field_error("environment",
+                       "unknown environment '" + r.environment + "'",
                        "`pyro env list` shows the catalog");
   if (r.vcpu_count < 1 || r.vcpu_count > 32)
-    return field_error("vcpu_count", "must be 1-32, got "
-                                       + std::to_string(r.vcpu_count));
+    return field_error("vcpu_count",
+                       "must be 1-32, got " + std::to_string(r.vcpu_count));
   if (r.mem_mib < 128 || r.mem_mib > 65536)
-    return field_error("mem_mib", "must be 128-65536, got "
-                                    + std::to_string(r.mem_mib));
+    return field_error("mem_mib",
+                       "must be 128-65536, got " + std::to_string(r.mem_mib));
   if (r.ttl_seconds < 0)
     return field_error("ttl_seconds", "must not be negative");
   static const std::set<std::string> policies{"off", "egress",

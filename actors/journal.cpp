@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "messages/json_text.hpp"
 #include "messages/sys/atomic_file.hpp"
 
 namespace pyro {
@@ -61,7 +62,7 @@ status journal::append(const journal_entry& entry) const {
   char name[32];
   std::snprintf(name, sizeof(name), "%012lld.json",
                 static_cast<long long>(entry.sequence));
-  return sys::write_file_atomic(dir_ / name, to_json(entry).dump(), 0600);
+  return sys::write_file_atomic(dir_ / name, dump_json(to_json(entry)), 0600);
 }
 
 std::vector<journal_entry>

@@ -7,8 +7,9 @@ namespace pyro {
 
 namespace {
 
-workspace_actor spawn_child(registry_actor::stateful_pointer<registry_state> self,
-                            const std::string& id) {
+workspace_actor
+spawn_child(registry_actor::stateful_pointer<registry_state> self,
+            const std::string& id) {
   auto& cfg = self->state.config;
   if (cfg.detached_children)
     return self->spawn<caf::detached>(workspace_impl, id, cfg.store);
@@ -48,8 +49,8 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       st.children.emplace(id, child);
       return child;
     },
-    [=](create_atom, create_request& request, progress_sink& progress)
-      -> caf::delegated<workspace_record> {
+    [=](create_atom, create_request& request,
+        progress_sink& progress) -> caf::delegated<workspace_record> {
       auto& st = self->state;
       std::string id;
       do

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "messages/json_text.hpp"
 #include "messages/sys/atomic_file.hpp"
 
 namespace pyro {
@@ -87,11 +88,13 @@ status state_store::save(const workspace_record& record) const {
   fs::create_directories(workspace_dir(record.workspace_id), ec);
   if (ec)
     return make_error(error_code::internal,
-                      "cannot create " + workspace_dir(record.workspace_id).string()
-                        + ": " + ec.message());
+                      "cannot create "
+                        + workspace_dir(record.workspace_id).string() + ": "
+                        + ec.message());
   auto path = record_path(record.workspace_id);
   sys::remove_stale_temp_files(path);
-  return sys::write_file_atomic(path, to_json(record).dump(2) + "\n", 0600);
+  return sys::write_file_atomic(path, dump_json(to_json(record), 2) + "\n",
+                                0600);
 }
 
 std::vector<workspace_entry> state_store::list() const {
@@ -123,13 +126,13 @@ status state_store::remove(const std::string& id) const {
   if (!exists(id))
     return not_found_error(id);
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto trash = workspaces_dir()
-               / (trash_prefix + id + "-" + std::to_string(rng()));
+  auto trash
+    = workspaces_dir() / (trash_prefix + id + "-" + std::to_string(rng()));
   std::error_code ec;
   fs::rename(workspace_dir(id), trash, ec);
   if (ec)
-    return make_error(error_code::internal, "cannot remove workspace '" + id
-                                              + "': " + ec.message());
+    return make_error(error_code::internal,
+                      "cannot remove workspace '" + id + "': " + ec.message());
   if (auto synced = sys::sync_directory(workspaces_dir()); !synced)
     return synced;
   sweep_trash();

@@ -34,8 +34,7 @@ public:
   [[nodiscard]] std::filesystem::path
   workspace_dir(const std::string& id) const;
 
-  [[nodiscard]] std::filesystem::path
-  record_path(const std::string& id) const;
+  [[nodiscard]] std::filesystem::path record_path(const std::string& id) const;
 
   /// Whether a workspace directory exists for a valid id.
   [[nodiscard]] bool exists(const std::string& id) const;

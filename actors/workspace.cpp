@@ -18,8 +18,8 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
         return to_caf(record.err());
       return std::move(*record);
     },
-    [=](update_atom, const workspace_update& change)
-      -> caf::result<workspace_record> {
+    [=](update_atom,
+        const workspace_update& change) -> caf::result<workspace_record> {
       const auto& st = self->state;
       if (change.set_name && change.name.size() > 128)
         return to_caf(make_error(error_code::invalid_argument,
@@ -47,8 +47,8 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
     [=](create_atom, const create_request& request,
         const progress_sink& progress) -> caf::result<workspace_record> {
       const auto& st = self->state;
-      auto record = create_workspace_now(*st.store, st.id, request,
-                                         progress.emit);
+      auto record
+        = create_workspace_now(*st.store, st.id, request, progress.emit);
       if (!record) {
         self->quit(); // nothing exists for this id any more
         return to_caf(record.err());
@@ -56,8 +56,7 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
       return std::move(*record);
     },
     [=](exec_atom, const exec_request& request) -> caf::result<exec_result> {
-      auto out = exec_in_workspace(*self->state.store, self->state.id,
-                                   request);
+      auto out = exec_in_workspace(*self->state.store, self->state.id, request);
       if (!out)
         return to_caf(out.err());
       return std::move(*out);

@@ -7,6 +7,7 @@
 #include "actors/archive/safe_archive.hpp"
 #include "actors/journal.hpp"
 #include "actors/teardown.hpp"
+#include "messages/json_text.hpp"
 #include "messages/sys/atomic_file.hpp"
 #include "messages/sys/clock.hpp"
 #include "vmm/agent_binary.hpp"
@@ -81,8 +82,7 @@ result<workspace_record> create_workspace_now(const state_store& store,
     return make_error(error_code::unavailable,
                       "secrets are not supported by this build yet");
   say(progress, "[create] phase=validate workspace_id=" + id);
-  auto backend = vmm::select_backend(request.backend,
-                                     request.allow_host_compat,
+  auto backend = vmm::select_backend(request.backend, request.allow_host_compat,
                                      vmm::probe_host());
   if (!backend)
     return backend.err();
@@ -131,13 +131,12 @@ result<workspace_record> create_workspace_now(const state_store& store,
     if (!packed)
       return packed.err();
     seed = std::move(*packed);
-    record.seed = {seed->source_kind, fs::absolute(request.seed_path)
-                                        .lexically_normal()
-                                        .string()};
+    record.seed = {seed->source_kind,
+                   fs::absolute(request.seed_path).lexically_normal().string()};
   }
 
-  say(progress, "[create] phase=boot workspace_id=" + id + " backend="
-                  + record.backend);
+  say(progress,
+      "[create] phase=boot workspace_id=" + id + " backend=" + record.backend);
   auto spec = sandbox_spec_for(store, record);
   spec.rootfs = *rootfs;
   spec.agent_binary = *agent;
@@ -148,8 +147,8 @@ result<workspace_record> create_workspace_now(const state_store& store,
   if (!link)
     return link.err();
   if (seed) {
-    say(progress, "[create] phase=seed workspace_id=" + id + " entries="
-                    + std::to_string(seed->entries));
+    say(progress, "[create] phase=seed workspace_id=" + id
+                    + " entries=" + std::to_string(seed->entries));
     if (auto imported = (*link)->import_tar(seed->tar_path, "/workspace");
         !imported)
       return imported.err();
@@ -159,15 +158,14 @@ result<workspace_record> create_workspace_now(const state_store& store,
   say(progress, "[create] phase=baseline workspace_id=" + id);
   auto base = baseline_dir(store, id);
   fs::create_directories(base, ec);
-  if (auto exported = (*link)->export_tar("/workspace",
-                                          base / "workspace.tar");
+  if (auto exported = (*link)->export_tar("/workspace", base / "workspace.tar");
       !exported)
     return exported.err();
   auto walk = (*link)->walk();
   if (!walk)
     return walk.err();
   if (auto written = sys::write_file_atomic(base / "manifest.json",
-                                            to_json(*walk).dump(), 0600);
+                                            dump_json(to_json(*walk)), 0600);
       !written)
     return written.err();
 
@@ -245,8 +243,8 @@ result<exec_result> exec_in_workspace(const state_store& store,
   entry.stdout_text = out.outcome.stdout_text;
   entry.stderr_text = out.outcome.stderr_text;
   entry.truncated = out.outcome.truncated;
-  if (auto appended = journal{store.workspace_dir(id) / "commands"}
-                        .append(entry);
+  if (auto appended
+      = journal{store.workspace_dir(id) / "commands"}.append(entry);
       !appended)
     return appended.err();
   return out;

@@ -4,7 +4,6 @@
 
 namespace pyro {
 
-
 caf::error to_caf(const error& err) {
   return caf::make_error(err.code, err.message, err.hint);
 }
@@ -25,20 +24,20 @@ error from_caf(const caf::error& err) {
   }
   if (err.category() == caf::atom("system")) {
     switch (static_cast<caf::sec>(err.code())) {
-      case caf::sec::request_timeout:
-        return make_error(error_code::deadline_exceeded,
-                          "the request did not finish in time",
-                          "retry with a longer timeout");
-      case caf::sec::request_receiver_down:
-      case caf::sec::cannot_forward_to_invalid_actor:
-        return make_error(error_code::unavailable,
-                          "the actor serving the request went away",
-                          "retry: the next request restarts it");
-      case caf::sec::unexpected_message:
-        return make_error(error_code::internal,
-                          "an actor received a message it does not handle");
-      default:
-        break;
+    case caf::sec::request_timeout:
+      return make_error(error_code::deadline_exceeded,
+                        "the request did not finish in time",
+                        "retry with a longer timeout");
+    case caf::sec::request_receiver_down:
+    case caf::sec::cannot_forward_to_invalid_actor:
+      return make_error(error_code::unavailable,
+                        "the actor serving the request went away",
+                        "retry: the next request restarts it");
+    case caf::sec::unexpected_message:
+      return make_error(error_code::internal,
+                        "an actor received a message it does not handle");
+    default:
+      break;
     }
   }
   return make_error(error_code::internal, caf::to_string(err));

@@ -2,12 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "messages/json_text.hpp"
+
 namespace pyro {
 
 nlohmann::json to_json(const error& err) {
   nlohmann::json body{{"code", to_string(err.code)}, {"message", err.message}};
-  body["hint"] = err.hint.empty() ? nlohmann::json(nullptr)
-                                  : nlohmann::json(err.hint);
+  body["hint"]
+    = err.hint.empty() ? nlohmann::json(nullptr) : nlohmann::json(err.hint);
   return nlohmann::json{{"error", std::move(body)}};
 }
 
@@ -17,7 +19,7 @@ error error_from_json(const nlohmann::json& j) {
     body = &j.at("error");
   if (!body->is_object() || !body->contains("code"))
     return make_error(error_code::internal,
-                      "malformed error object: " + j.dump());
+                      "malformed error object: " + dump_json(j));
   auto code = parse_error_code(body->value("code", ""));
   error err;
   err.code = code.value_or(error_code::internal);

@@ -14,27 +14,27 @@
 
 CAF_BEGIN_TYPE_ID_BLOCK(pyro, first_custom_type_id)
 
-  // 0.17: atom text is at most 10 characters of [0-9A-Za-z_].
-  CAF_ADD_ATOM(pyro, pyro, status_atom, "status")
-  CAF_ADD_ATOM(pyro, pyro, list_atom, "list")
-  CAF_ADD_ATOM(pyro, pyro, remove_atom, "remove")
-  CAF_ADD_ATOM(pyro, pyro, lookup_atom, "lookup")
-  CAF_ADD_ATOM(pyro, pyro, failures_atom, "failures")
-  CAF_ADD_ATOM(pyro, pyro, update_atom, "update")
-  CAF_ADD_ATOM(pyro, pyro, create_atom, "create")
-  CAF_ADD_ATOM(pyro, pyro, exec_atom, "exec")
+// 0.17: atom text is at most 10 characters of [0-9A-Za-z_].
+CAF_ADD_ATOM(pyro, pyro, status_atom, "status")
+CAF_ADD_ATOM(pyro, pyro, list_atom, "list")
+CAF_ADD_ATOM(pyro, pyro, remove_atom, "remove")
+CAF_ADD_ATOM(pyro, pyro, lookup_atom, "lookup")
+CAF_ADD_ATOM(pyro, pyro, failures_atom, "failures")
+CAF_ADD_ATOM(pyro, pyro, update_atom, "update")
+CAF_ADD_ATOM(pyro, pyro, create_atom, "create")
+CAF_ADD_ATOM(pyro, pyro, exec_atom, "exec")
 
-  CAF_ADD_TYPE_ID(pyro, (pyro::error_code))
-  CAF_ADD_TYPE_ID(pyro, (pyro::workspace_seed))
-  CAF_ADD_TYPE_ID(pyro, (pyro::secret_ref))
-  CAF_ADD_TYPE_ID(pyro, (pyro::workspace_record))
-  CAF_ADD_TYPE_ID(pyro, (pyro::workspace_entry))
-  CAF_ADD_TYPE_ID(pyro, (std::vector<pyro::workspace_entry>))
-  CAF_ADD_TYPE_ID(pyro, (pyro::workspace_update))
-  CAF_ADD_TYPE_ID(pyro, (pyro::create_request))
-  CAF_ADD_TYPE_ID(pyro, (pyro::exec_request))
-  CAF_ADD_TYPE_ID(pyro, (pyro::exec_result))
-  CAF_ADD_TYPE_ID(pyro, (pyro::progress_sink))
+CAF_ADD_TYPE_ID(pyro, (pyro::error_code))
+CAF_ADD_TYPE_ID(pyro, (pyro::workspace_seed))
+CAF_ADD_TYPE_ID(pyro, (pyro::secret_ref))
+CAF_ADD_TYPE_ID(pyro, (pyro::workspace_record))
+CAF_ADD_TYPE_ID(pyro, (pyro::workspace_entry))
+CAF_ADD_TYPE_ID(pyro, (std::vector<pyro::workspace_entry>))
+CAF_ADD_TYPE_ID(pyro, (pyro::workspace_update))
+CAF_ADD_TYPE_ID(pyro, (pyro::create_request))
+CAF_ADD_TYPE_ID(pyro, (pyro::exec_request))
+CAF_ADD_TYPE_ID(pyro, (pyro::exec_result))
+CAF_ADD_TYPE_ID(pyro, (pyro::progress_sink))
 
 // Handles that travel in messages need IDs too; the aliases need the atoms.
 namespace pyro {
@@ -44,13 +44,13 @@ using workspace_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<workspace_record>,
   caf::replies_to<update_atom, workspace_update>::with<workspace_record>,
   caf::replies_to<remove_atom>::with<bool>,
-  caf::replies_to<create_atom, create_request, progress_sink>::with<
-    workspace_record>,
+  caf::replies_to<create_atom, create_request,
+                  progress_sink>::with<workspace_record>,
   caf::replies_to<exec_atom, exec_request>::with<exec_result>>;
 
 } // namespace pyro
 
-  CAF_ADD_TYPE_ID(pyro, (pyro::workspace_actor))
+CAF_ADD_TYPE_ID(pyro, (pyro::workspace_actor))
 
 CAF_END_TYPE_ID_BLOCK(pyro)
 
@@ -61,8 +61,8 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<lookup_atom, std::string>::with<workspace_actor>,
   caf::replies_to<list_atom>::with<std::vector<workspace_entry>>,
   caf::replies_to<failures_atom, std::string>::with<int32_t>,
-  caf::replies_to<create_atom, create_request, progress_sink>::with<
-    workspace_record>>;
+  caf::replies_to<create_atom, create_request,
+                  progress_sink>::with<workspace_record>>;
 
 /// Registers the block with a config; every actor system in pyro calls this.
 void add_message_types(caf::actor_system_config& cfg);

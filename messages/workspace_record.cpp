@@ -101,13 +101,12 @@ result<workspace_record> workspace_record_from_json(const json& j) {
   field_reader f{j};
   f.required("schema_version", r.schema_version);
   if (f.ok() && r.schema_version > workspace_record::current_schema)
-    return make_error(error_code::failed_precondition,
-                      "record has schema_version "
-                        + std::to_string(r.schema_version)
-                        + ", newer than this pyro understands ("
-                        + std::to_string(workspace_record::current_schema)
-                        + ")",
-                      "upgrade pyro to read this workspace");
+    return make_error(
+      error_code::failed_precondition,
+      "record has schema_version " + std::to_string(r.schema_version)
+        + ", newer than this pyro understands ("
+        + std::to_string(workspace_record::current_schema) + ")",
+      "upgrade pyro to read this workspace");
   f.required("workspace_id", r.workspace_id);
   f.optional("name", r.name);
   f.optional("labels", r.labels);
@@ -178,8 +177,8 @@ status validate_label_key(const std::string& key) {
                       "label keys are 1-63 letters, digits, '.', '_' or "
                       "'-', starting with a letter or digit");
   };
-  if (key.empty() || key.size() > 63 || !std::isalnum(
-        static_cast<unsigned char>(key.front())))
+  if (key.empty() || key.size() > 63
+      || !std::isalnum(static_cast<unsigned char>(key.front())))
     return bad();
   for (char c : key)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_'

@@ -12,11 +12,10 @@ result<fs::path> companion_binary(std::string_view name, const char* env_var) {
   if (const char* env = std::getenv(env_var); env != nullptr && *env != '\0') {
     if (::access(env, X_OK) == 0)
       return fs::path{env};
-    return make_error(error_code::failed_precondition,
-                      std::string{env_var} + "=" + env
-                        + " is not an executable file",
-                      "point it at the " + std::string{name}
-                        + " binary from the build");
+    return make_error(
+      error_code::failed_precondition,
+      std::string{env_var} + "=" + env + " is not an executable file",
+      "point it at the " + std::string{name} + " binary from the build");
   }
   std::error_code ec;
   auto self = fs::read_symlink("/proc/self/exe", ec);
@@ -25,11 +24,10 @@ result<fs::path> companion_binary(std::string_view name, const char* env_var) {
     if (::access(candidate.c_str(), X_OK) == 0)
       return candidate;
   }
-  return make_error(error_code::failed_precondition,
-                    "cannot find the " + std::string{name} + " binary beside "
-                      + self.string(),
-                    "build it with scripts/setup, or set "
-                      + std::string{env_var});
+  return make_error(
+    error_code::failed_precondition,
+    "cannot find the " + std::string{name} + " binary beside " + self.string(),
+    "build it with scripts/setup, or set " + std::string{env_var});
 }
 
 result<fs::path> agent_binary() {

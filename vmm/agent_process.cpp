@@ -43,8 +43,7 @@ status terminate(const process_identity& id, std::chrono::milliseconds grace) {
   if (wait_gone(5s))
     return {};
   return make_error(error_code::internal,
-                    "process " + std::to_string(id.pid)
-                      + " survived SIGKILL");
+                    "process " + std::to_string(id.pid) + " survived SIGKILL");
 }
 
 error not_running_error(const sandbox_spec& spec) {

@@ -48,8 +48,8 @@ result<std::unique_ptr<backend>> select_backend(std::string requested,
       const auto* b = find(report, name);
       if (b->available)
         return backend_by_name(name);
-      reasons += std::string{reasons.empty() ? "" : "; "} + name + ": "
-                 + b->reason;
+      reasons
+        += std::string{reasons.empty() ? "" : "; "} + name + ": " + b->reason;
     }
     return make_error(error_code::unavailable,
                       "no isolating backend works on this host (" + reasons
@@ -66,8 +66,8 @@ result<std::unique_ptr<backend>> select_backend(std::string requested,
     return backend_by_name(requested); // names the unknown backend
   if (!b->available)
     return make_error(error_code::unavailable,
-                      "the " + requested + " backend is not usable here: "
-                        + b->reason,
+                      "the " + requested
+                        + " backend is not usable here: " + b->reason,
                       "`pyro doctor` lists the backends this host can use");
   return backend_by_name(requested);
 }

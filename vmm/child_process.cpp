@@ -75,8 +75,8 @@ result<child_result> run_helper(const std::vector<std::string>& argv,
     return make_error(error_code::deadline_exceeded,
                       argv.front() + " did not finish in "
                         + std::to_string(timeout.count()) + " ms");
-  out.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus)
-                                     : 128 + WTERMSIG(wstatus);
+  out.exit_code
+    = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
   return out;
 }
 
@@ -90,8 +90,8 @@ result<pid_t> spawn_detached(const std::vector<std::string>& argv,
   // Opened before fork: the children then only call async-signal-safe
   // functions.
   int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                   0600);
+  int out
+    = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   pid_t middle = ::fork();
   if (middle < 0)
     return make_error(error_code::resource_exhausted,
@@ -100,8 +100,8 @@ result<pid_t> spawn_detached(const std::vector<std::string>& argv,
     ::setsid();
     pid_t grandchild = ::fork();
     if (grandchild != 0) {
-      [[maybe_unused]] auto n = ::write(pid_pipe[1], &grandchild,
-                                        sizeof(grandchild));
+      [[maybe_unused]] auto n
+        = ::write(pid_pipe[1], &grandchild, sizeof(grandchild));
       ::_exit(grandchild > 0 ? 0 : 1);
     }
     ::dup2(null, 0);
@@ -121,8 +121,7 @@ result<pid_t> spawn_detached(const std::vector<std::string>& argv,
   ::close(pid_pipe[0]);
   ::waitpid(middle, nullptr, 0);
   if (n != sizeof(pid) || pid <= 0)
-    return make_error(error_code::internal,
-                      "could not start " + argv.front());
+    return make_error(error_code::internal, "could not start " + argv.front());
   return pid;
 }
 
@@ -141,8 +140,7 @@ status wait_for_socket(const std::string& path,
   for (;;) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
-      int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr),
-                         sizeof(addr));
+      int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
       ::close(fd);
       if (rc == 0)
         return {};

@@ -45,8 +45,8 @@ kvm_facts probe_kvm() {
   kvm.readable = kvm.exists && ::access("/dev/kvm", R_OK) == 0;
   kvm.writable = kvm.exists && ::access("/dev/kvm", W_OK) == 0;
   auto cpuinfo = slurp("/proc/cpuinfo");
-  kvm.hardware_virtualization = cpu_flag(cpuinfo, "vmx")
-                                || cpu_flag(cpuinfo, "svm");
+  kvm.hardware_virtualization
+    = cpu_flag(cpuinfo, "vmx") || cpu_flag(cpuinfo, "svm");
   if (!kvm.exists) {
     kvm.stock_guest = {false, "/dev/kvm does not exist"};
   } else if (!kvm.readable || !kvm.writable) {
@@ -108,8 +108,8 @@ bool has_word(const std::string& text, const std::string& word) {
 // writable cpu and memory controllers: unified (v2) first, then v1.
 fact probe_cgroups() {
   for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
-    auto controllers = slurp((std::string{root} + "/cgroup.controllers")
-                               .c_str());
+    auto controllers
+      = slurp((std::string{root} + "/cgroup.controllers").c_str());
     if (has_word(controllers, "cpu") && has_word(controllers, "memory")) {
       if (::access(root, W_OK) == 0)
         return {true, std::string{"cgroup v2 at "} + root
@@ -171,8 +171,7 @@ host_facts probe_host() {
   facts.qemu_binary = find_executable("qemu-system-x86_64");
   facts.firecracker_binary = find_executable("firecracker");
   facts.tun = ::access("/dev/net/tun", F_OK) == 0;
-  facts.ip_forward = slurp("/proc/sys/net/ipv4/ip_forward").rfind("1", 0)
-                     == 0;
+  facts.ip_forward = slurp("/proc/sys/net/ipv4/ip_forward").rfind("1", 0) == 0;
   return facts;
 }
 

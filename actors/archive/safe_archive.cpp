@@ -123,8 +123,9 @@ result<packed_archive> pack_for_import(const fs::path& source,
     if (archive_read_open_filename(in.get(), source.c_str(), 65536)
         != ARCHIVE_OK)
       return make_error(error_code::invalid_argument,
-                        source.string() + " is not a tar, .tar.gz or .tgz "
-                                          "archive",
+                        source.string()
+                          + " is not a tar, .tar.gz or .tgz "
+                            "archive",
                         "give a directory or a .tar, .tar.gz or .tgz file");
   }
   writer_ptr w{archive_write_new(), &archive_write_free};
@@ -148,11 +149,9 @@ result<packed_archive> pack_for_import(const fs::path& source,
     if (rc == ARCHIVE_EOF)
       break;
     if (rc < ARCHIVE_WARN)
-      return fail(archive_failure(in.get(), "cannot read "
-                                              + source.string()));
-    std::string name = archive_entry_pathname(entry)
-                         ? archive_entry_pathname(entry)
-                         : "";
+      return fail(archive_failure(in.get(), "cannot read " + source.string()));
+    std::string name
+      = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
     if (directory) {
       if (name == source.string() || name + "/" == root_prefix) {
         archive_read_disk_descend(in.get());
@@ -202,8 +201,7 @@ result<packed_archive> pack_for_import(const fs::path& source,
     if (result_info.bytes > limits.max_bytes)
       return fail(make_error(error_code::resource_exhausted,
                              "archive holds more than "
-                               + std::to_string(limits.max_bytes)
-                               + " bytes"));
+                               + std::to_string(limits.max_bytes) + " bytes"));
     seen.insert(clean);
     archive_entry_set_pathname(entry, clean.c_str());
     // Ownership comes from the sandbox, not the host.
@@ -240,13 +238,13 @@ extract_untrusted(const fs::path& tar, const fs::path& dest,
                       dest.string() + " already exists",
                       "choose another output path or remove it first");
   // Re-validate (and normalise) with the import rules first.
-  auto checked_path = dest.parent_path()
-                      / ("." + dest.filename().string() + ".checked.tar");
+  auto checked_path
+    = dest.parent_path() / ("." + dest.filename().string() + ".checked.tar");
   auto checked = pack_for_import(tar, checked_path, limits);
   if (!checked)
     return checked.err();
-  auto staging = dest.parent_path()
-                 / ("." + dest.filename().string() + ".partial");
+  auto staging
+    = dest.parent_path() / ("." + dest.filename().string() + ".partial");
   fs::remove_all(staging, ec);
   fs::create_directories(staging, ec);
   auto cleanup = [&] {
@@ -256,10 +254,10 @@ extract_untrusted(const fs::path& tar, const fs::path& dest,
   reader_ptr in{archive_read_new(), &archive_read_free};
   archive_read_support_format_tar(in.get());
   writer_ptr out{archive_write_disk_new(), &archive_write_free};
-  archive_write_disk_set_options(
-    out.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME
-                 | ARCHIVE_EXTRACT_SECURE_SYMLINKS
-                 | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+  archive_write_disk_set_options(out.get(),
+                                 ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME
+                                   | ARCHIVE_EXTRACT_SECURE_SYMLINKS
+                                   | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
   // Names were validated as relative above and are prefixed with the
   // staging directory below, so absolute paths are expected here.
   if (archive_read_open_filename(in.get(), checked_path.c_str(), 65536)

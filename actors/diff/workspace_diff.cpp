@@ -43,13 +43,13 @@ result<std::string> unified_file_diff(const std::string& path,
   // libgit2 adds the a/ and b/ prefixes itself.
   int rc = git_patch_from_buffers(
     &patch, added ? nullptr : before.data(), added ? 0 : before.size(),
-    path.c_str(), deleted ? nullptr : after.data(),
-    deleted ? 0 : after.size(), path.c_str(), &opts);
+    path.c_str(), deleted ? nullptr : after.data(), deleted ? 0 : after.size(),
+    path.c_str(), &opts);
   if (rc != 0) {
     const git_error* e = git_error_last();
     return make_error(error_code::internal,
-                      std::string{"diff of "} + path + " failed: "
-                        + (e ? e->message : "libgit2 error"));
+                      std::string{"diff of "} + path
+                        + " failed: " + (e ? e->message : "libgit2 error"));
   }
   git_buf buf = GIT_BUF_INIT;
   std::string out;
@@ -110,10 +110,10 @@ result<workspace_diff> compare_manifests(const manifest& before,
   auto a = before.begin();
   auto b = after.begin();
   while (a != before.end() || b != after.end()) {
-    bool take_old = b == after.end()
-                    || (a != before.end() && a->first < b->first);
-    bool take_new = a == before.end()
-                    || (b != after.end() && b->first < a->first);
+    bool take_old
+      = b == after.end() || (a != before.end() && a->first < b->first);
+    bool take_new
+      = a == before.end() || (b != after.end() && b->first < a->first);
     diff_entry e;
     if (take_old) {
       e = {a->first, "deleted", a->second.type, {}, false, false};
@@ -162,8 +162,8 @@ result<workspace_diff> compare_manifests(const manifest& before,
 nlohmann::json to_json(const workspace_diff& d) {
   auto entries = nlohmann::json::array();
   for (const auto& e : d.entries) {
-    nlohmann::json j{{"path", e.path}, {"status", e.status},
-                     {"binary", e.binary}};
+    nlohmann::json j{
+      {"path", e.path}, {"status", e.status}, {"binary", e.binary}};
     j["old_type"] = e.old_type.empty() ? nlohmann::json(nullptr)
                                        : nlohmann::json(e.old_type);
     j["new_type"] = e.new_type.empty() ? nlohmann::json(nullptr)

@@ -53,8 +53,8 @@ result<workspace_diff> compare_manifests(const manifest& before,
 /// A unified diff of one file's two versions, via libgit2; empty when equal.
 result<std::string> unified_file_diff(const std::string& path,
                                       const std::string& before,
-                                      const std::string& after,
-                                      bool added, bool deleted);
+                                      const std::string& after, bool added,
+                                      bool deleted);
 
 /// Git's rule: a NUL in the first 8000 bytes makes a file binary.
 [[nodiscard]] bool looks_binary(const std::string& content);

@@ -185,7 +185,7 @@ result<std::string> apply_file_patch(const file_patch& patch,
   for (auto l : split_lines(current))
     lines.emplace_back(l);
   bool ends_with_newline = current.empty() || current.back() == '\n';
-  long shift = 0; // lines added minus removed by earlier hunks
+  long shift = 0;   // lines added minus removed by earlier hunks
   size_t floor = 0; // hunks apply in order, never overlapping
   for (size_t n = 0; n < patch.hunks.size(); ++n) {
     const auto& h = patch.hunks[n];
@@ -227,8 +227,8 @@ result<std::string> apply_file_patch(const file_patch& patch,
         replacement.push_back(l.text);
     lines.erase(lines.begin() + static_cast<long>(*found),
                 lines.begin() + static_cast<long>(*found + old_side.size()));
-    lines.insert(lines.begin() + static_cast<long>(*found),
-                 replacement.begin(), replacement.end());
+    lines.insert(lines.begin() + static_cast<long>(*found), replacement.begin(),
+                 replacement.end());
     floor = *found + replacement.size();
     shift += static_cast<long>(replacement.size())
              - static_cast<long>(old_side.size());

@@ -55,8 +55,8 @@ std::string machine_label() {
 void report(const std::string& title, const std::vector<samples>& rows,
             const samples& reference) {
   std::printf("\n%s\nmachine: %s\n", title.c_str(), machine_label().c_str());
-  std::printf("%-34s %6s %10s %10s %10s %8s\n", "measurement", "n",
-              "p50 (us)", "p95 (us)", "p99 (us)", "p50/ref");
+  std::printf("%-34s %6s %10s %10s %10s %8s\n", "measurement", "n", "p50 (us)",
+              "p95 (us)", "p99 (us)", "p50/ref");
   double ref = reference.p50();
   for (const auto& r : rows) {
     double ratio = ref > 0 ? r.p50() / ref : 0;

@@ -5,8 +5,8 @@
 
 namespace pyro::cli {
 
-using nlohmann::json;
 using contract::value_type;
+using nlohmann::json;
 
 namespace {
 
@@ -26,10 +26,10 @@ std::string shell_quote(const std::string& word) {
     return "''";
   bool plain = true;
   for (char c : word) {
-    bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                || (c >= '0' && c <= '9') || std::string_view{"-_./=:,+@%"}
-                                                  .find(c)
-                                                != std::string_view::npos;
+    bool safe
+      = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+        || (c >= '0' && c <= '9')
+        || std::string_view{"-_./=:,+@%"}.find(c) != std::string_view::npos;
     plain = plain && safe;
   }
   if (plain)
@@ -79,17 +79,14 @@ bound_operation::bound_operation(CLI::App& parent, std::string leaf_name,
     if (p.type == value_type::command) {
       s->option = app_->add_option("command", s->words, help_text(p));
     } else if (p.positional) {
-      s->option = app_->add_option(std::string{p.name}, s->word,
-                                   help_text(p));
+      s->option = app_->add_option(std::string{p.name}, s->word, help_text(p));
     } else if (p.type == value_type::boolean) {
       s->option = app_->add_flag(p.cli_flag())->description(help_text(p));
     } else {
-      bool many = p.type == value_type::string_list
-                  || p.type == value_type::string_map;
-      s->option = many ? app_->add_option(p.cli_flag(), s->words,
-                                          help_text(p))
-                       : app_->add_option(p.cli_flag(), s->word,
-                                          help_text(p));
+      bool many
+        = p.type == value_type::string_list || p.type == value_type::string_map;
+      s->option = many ? app_->add_option(p.cli_flag(), s->words, help_text(p))
+                       : app_->add_option(p.cli_flag(), s->word, help_text(p));
     }
     if (p.required && !p.cli_only)
       s->option->required();
@@ -108,40 +105,40 @@ result<json> bound_operation::arguments() const {
       continue;
     }
     switch (p.type) {
-      case value_type::boolean:
-        args[key] = !is_negated_flag(p);
-        break;
-      case value_type::command:
-        args[key] = join_command(s->words);
-        break;
-      case value_type::integer: {
-        const auto& word = s->word;
-        errno = 0;
-        char* end = nullptr;
-        long long value = std::strtoll(word.c_str(), &end, 10);
-        if (word.empty() || *end != '\0' || errno == ERANGE)
-          return bad_value(p, word, "a whole number");
-        args[key] = value;
-        break;
+    case value_type::boolean:
+      args[key] = !is_negated_flag(p);
+      break;
+    case value_type::command:
+      args[key] = join_command(s->words);
+      break;
+    case value_type::integer: {
+      const auto& word = s->word;
+      errno = 0;
+      char* end = nullptr;
+      long long value = std::strtoll(word.c_str(), &end, 10);
+      if (word.empty() || *end != '\0' || errno == ERANGE)
+        return bad_value(p, word, "a whole number");
+      args[key] = value;
+      break;
+    }
+    case value_type::string_list:
+      args[key] = s->words;
+      break;
+    case value_type::string_map: {
+      json map = json::object();
+      for (const auto& word : s->words) {
+        auto eq = word.find('=');
+        if (eq == std::string::npos || eq == 0)
+          return bad_value(p, word, "KEY=VALUE");
+        map[word.substr(0, eq)] = word.substr(eq + 1);
       }
-      case value_type::string_list:
-        args[key] = s->words;
-        break;
-      case value_type::string_map: {
-        json map = json::object();
-        for (const auto& word : s->words) {
-          auto eq = word.find('=');
-          if (eq == std::string::npos || eq == 0)
-            return bad_value(p, word, "KEY=VALUE");
-          map[word.substr(0, eq)] = word.substr(eq + 1);
-        }
-        args[key] = std::move(map);
-        break;
-      }
-      case value_type::string:
-      case value_type::json:
-        args[key] = s->word;
-        break;
+      args[key] = std::move(map);
+      break;
+    }
+    case value_type::string:
+    case value_type::json:
+      args[key] = s->word;
+      break;
     }
   }
   return args;

@@ -15,6 +15,7 @@
 #include "frontends/sdk/dispatch.hpp"
 #include "frontends/sdk/pyro.hpp"
 #include "frontends/version.hpp"
+#include "messages/json_text.hpp"
 
 namespace pyro::cli {
 
@@ -80,7 +81,7 @@ void set_up_logging(bool verbose) {
 
 int report_error(const error& err, bool as_json) {
   if (as_json) {
-    std::cout << to_json(err).dump(2) << std::endl;
+    std::cout << dump_json(to_json(err), 2) << std::endl;
   } else {
     std::cerr << "error: " << err.message << '\n';
     if (!err.hint.empty())
@@ -155,12 +156,11 @@ int run(int argc, char** argv) {
       if (sub != nullptr)
         words += (words.empty() ? "" : " ") + sub->get_name();
     }
-    return report_error(make_error(error_code::invalid_argument,
-                                   "`pyro " + words
-                                     + "` needs a subcommand",
-                                   "run `pyro " + words
-                                     + " --help` to list them"),
-                        as_json);
+    return report_error(
+      make_error(error_code::invalid_argument,
+                 "`pyro " + words + "` needs a subcommand",
+                 "run `pyro " + words + " --help` to list them"),
+      as_json);
   }
 
   auto args = chosen->arguments();
@@ -176,7 +176,7 @@ int run(int argc, char** argv) {
     if (!out)
       return report_error(out.err(), as_json);
     if (as_json) {
-      std::cout << out->dump(2) << std::endl;
+      std::cout << dump_json(*out, 2) << std::endl;
       return 0;
     }
     std::cout << render_human(chosen->op(), *out, *args) << std::flush;

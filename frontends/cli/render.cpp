@@ -6,6 +6,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "messages/json_text.hpp"
 #include "messages/sys/clock.hpp"
 
 namespace pyro::cli {
@@ -23,7 +24,7 @@ std::string scalar(const json& j) {
     return j.get<std::string>();
   if (j.is_null())
     return "-";
-  return j.dump();
+  return dump_json(j);
 }
 
 std::string render_doctor(const json& r, const json&) {
@@ -40,8 +41,7 @@ std::string render_doctor(const json& r, const json&) {
       << yes_no(kvm.at("hardware_virtualization")) << '\n'
       << "  stock guests: " << yes_no(kvm.at("stock_guest").at("ok")) << " ("
       << scalar(kvm.at("stock_guest").at("reason")) << ")\n";
-  for (const char* key :
-       {"namespaces", "overlayfs", "cgroups", "seccomp"})
+  for (const char* key : {"namespaces", "overlayfs", "cgroups", "seccomp"})
     out << key << ": " << yes_no(host.at(key).at("ok")) << " ("
         << scalar(host.at(key).at("reason")) << ")\n";
   out << "Environment cache: " << scalar(r.at("environment_cache")) << '\n'
@@ -95,9 +95,8 @@ std::string render_workspace_list(const json& r, const json&) {
       continue;
     }
     out << std::setw(18) << scalar(w.at("name")) << std::setw(9)
-        << scalar(w.at("state")) << std::setw(17)
-        << scalar(w.at("environment")) << std::setw(22)
-        << when(w.at("last_activity_at")) << std::setw(22)
+        << scalar(w.at("state")) << std::setw(17) << scalar(w.at("environment"))
+        << std::setw(22) << when(w.at("last_activity_at")) << std::setw(22)
         << when(w.at("expires_at")) << scalar(w.at("command_count")) << '\n';
   }
   return out.str();
@@ -110,7 +109,7 @@ std::string render_fields(const json& r, const json&) {
     if (key.size() > 3 && key.compare(key.size() - 3, 3, "_at") == 0)
       out << when(value) << '\n';
     else if (value.is_object() || value.is_array())
-      out << value.dump() << '\n';
+      out << dump_json(value) << '\n';
     else
       out << scalar(value) << '\n';
   }
@@ -126,9 +125,8 @@ std::string render_create(const json& r, const json& args) {
     return scalar(r.at("workspace_id")) + "\n";
   std::ostringstream out;
   out << "Created workspace " << scalar(r.at("workspace_id")) << " ("
-      << scalar(r.at("environment")) << ", backend "
-      << scalar(r.at("backend")) << ", expires "
-      << when(r.at("expires_at")) << ")\n";
+      << scalar(r.at("environment")) << ", backend " << scalar(r.at("backend"))
+      << ", expires " << when(r.at("expires_at")) << ")\n";
   return out.str();
 }
 

@@ -51,8 +51,7 @@ result<create_request> create_request_from(const json& a) {
       return s.err();
     r.secrets.push_back(std::move(*s));
   }
-  for (const auto& spec :
-       a.value("secret_file", std::vector<std::string>{})) {
+  for (const auto& spec : a.value("secret_file", std::vector<std::string>{})) {
     auto s = parse_secret(spec, true);
     if (!s)
       return s.err();
@@ -80,9 +79,14 @@ const std::unordered_map<std::string_view, handler>& handlers() {
      [](Pyro& sdk, const json& a, const progress_fn&) {
        return as_json(sdk.list_environments(a.value("all", false)));
      }},
-    {"doctor", [](Pyro& sdk, const json&, const progress_fn&) { return as_json(sdk.doctor()); }},
+    {"doctor",
+     [](Pyro& sdk, const json&, const progress_fn&) {
+       return as_json(sdk.doctor());
+     }},
     {"list_workspaces",
-     [](Pyro& sdk, const json&, const progress_fn&) { return as_json(sdk.list_workspaces()); }},
+     [](Pyro& sdk, const json&, const progress_fn&) {
+       return as_json(sdk.list_workspaces());
+     }},
     {"status_workspace",
      [](Pyro& sdk, const json& a, const progress_fn&) {
        return as_json(sdk.status_workspace(a.at("workspace_id")));
@@ -94,10 +98,9 @@ const std::unordered_map<std::string_view, handler>& handlers() {
          change.set_name = true;
          change.name = i->get<std::string>();
        }
-       change.labels = a.value("labels",
-                               std::map<std::string, std::string>{});
-       change.clear_labels = a.value("clear_labels",
-                                     std::vector<std::string>{});
+       change.labels = a.value("labels", std::map<std::string, std::string>{});
+       change.clear_labels
+         = a.value("clear_labels", std::vector<std::string>{});
        return as_json(sdk.update_workspace(a.at("workspace_id"), change));
      }},
     {"create_workspace",
@@ -115,7 +118,9 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        return as_json(sdk.exec_workspace(a.at("workspace_id"), r));
      }},
     {"reap_expired",
-     [](Pyro& sdk, const json&, const progress_fn&) { return as_json(sdk.reap_expired()); }},
+     [](Pyro& sdk, const json&, const progress_fn&) {
+       return as_json(sdk.reap_expired());
+     }},
     {"delete_workspace",
      [](Pyro& sdk, const json& a, const progress_fn&) {
        return as_json(sdk.delete_workspace(a.at("workspace_id")));

@@ -15,8 +15,8 @@ namespace pyro {
 /// result. Shared by the CLI and the MCP server so both behave alike; an
 /// operation this build cannot serve yet is `unavailable`, naming what it
 /// needs.
-result<nlohmann::json>
-dispatch(Pyro& sdk, const contract::operation& op, const nlohmann::json& args,
-         const progress_fn& progress = {});
+result<nlohmann::json> dispatch(Pyro& sdk, const contract::operation& op,
+                                const nlohmann::json& args,
+                                const progress_fn& progress = {});
 
 } // namespace pyro

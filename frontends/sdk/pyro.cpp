@@ -1,8 +1,8 @@
 #include "frontends/sdk/pyro.hpp"
 
 #include "actors/call.hpp"
-#include "actors/workspace_ops.hpp"
 #include "actors/runtime.hpp"
+#include "actors/workspace_ops.hpp"
 #include "messages/sys/clock.hpp"
 #include "messages/sys/home_dirs.hpp"
 
@@ -44,8 +44,7 @@ Pyro::Pyro() : Pyro(pyro_options{}) {
 
 Pyro::Pyro(pyro_options options)
   : home_(options.home.empty() ? sys::pyro_home() : options.home),
-    timeout_(options.timeout),
-    runtime_(std::make_unique<runtime>(home_)) {
+    timeout_(options.timeout), runtime_(std::make_unique<runtime>(home_)) {
   // nop
 }
 
@@ -79,8 +78,8 @@ result<std::vector<workspace_entry>> Pyro::list_workspaces() {
                                             timeout_, list_atom_v);
 }
 
-result<workspace_actor>
-Pyro::find_workspace(caf::scoped_actor& self, const std::string& workspace_id) {
+result<workspace_actor> Pyro::find_workspace(caf::scoped_actor& self,
+                                             const std::string& workspace_id) {
   return call<workspace_actor>(self, runtime_->registry(), timeout_,
                                lookup_atom_v, workspace_id);
 }
@@ -141,8 +140,8 @@ json to_json(const doctor_report& r) {
               {"environment_cache", r.environment_cache.string()}};
 }
 
-result<workspace_record>
-Pyro::create_workspace(const create_request& request, progress_fn progress) {
+result<workspace_record> Pyro::create_workspace(const create_request& request,
+                                                progress_fn progress) {
   caf::scoped_actor self{runtime_->system()};
   return call<workspace_record>(self, runtime_->registry(), timeout_,
                                 create_atom_v, request,
@@ -156,8 +155,8 @@ result<exec_result> Pyro::exec_workspace(const std::string& workspace_id,
   if (!ws)
     return ws.err();
   // The command's own timeout plus slack for the round trip.
-  auto limit = std::chrono::milliseconds{
-    (int64_t{request.timeout_seconds} + 30) * 1000};
+  auto limit
+    = std::chrono::milliseconds{(int64_t{request.timeout_seconds} + 30) * 1000};
   return call<exec_result>(self, *ws, std::max(limit, timeout_), exec_atom_v,
                            request);
 }

@@ -6,8 +6,8 @@
 // `--json` and MCP return.
 
 #include <chrono>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,8 +18,8 @@
 
 #include "messages/error.hpp"
 #include "messages/type_ids.hpp"
-#include "messages/workspace_requests.hpp"
 #include "messages/workspace_record.hpp"
+#include "messages/workspace_requests.hpp"
 #include "vmm/environments/catalog.hpp"
 #include "vmm/host_facts.hpp"
 
@@ -102,8 +102,8 @@ public:
 
   /// Creates and starts a workspace; `progress` receives "[create] ..."
   /// lines while it boots and seeds.
-  result<workspace_record>
-  create_workspace(const create_request& request, progress_fn progress = {});
+  result<workspace_record> create_workspace(const create_request& request,
+                                            progress_fn progress = {});
 
   /// Runs a command in /workspace and journals it.
   result<exec_result> exec_workspace(const std::string& workspace_id,

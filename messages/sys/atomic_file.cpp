@@ -66,8 +66,8 @@ status write_file_atomic(const std::filesystem::path& path,
     dir = ".";
   auto tmp = path;
   tmp += temp_suffix();
-  fd_guard fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                     mode)};
+  fd_guard fd{
+    ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)};
   if (fd.get() < 0)
     return io_error("cannot create", tmp, errno);
   auto fail = [&](const std::string& what) {

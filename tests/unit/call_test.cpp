@@ -24,8 +24,8 @@ caf::behavior silent_impl(caf::event_based_actor* self) {
 caf::behavior failing_impl() {
   return {
     [](status_atom) -> caf::result<workspace_record> {
-      return to_caf(make_error(error_code::resource_exhausted, "too many",
-                               "close some"));
+      return to_caf(
+        make_error(error_code::resource_exhausted, "too many", "close some"));
     },
   };
 }
@@ -37,8 +37,8 @@ TEST_CASE_METHOD(test::deterministic_fixture,
                  "[actors][call]") {
   auto silent = sys.spawn(silent_impl);
   caf::scoped_actor self{sys};
-  auto pending = start_call<workspace_record>(self, silent, 250ms,
-                                              status_atom_v);
+  auto pending
+    = start_call<workspace_record>(self, silent, 250ms, status_atom_v);
   sched.run();
   CHECK(sched.trigger_timeouts() == 1);
   auto reply = pending.await();
@@ -53,8 +53,7 @@ TEST_CASE_METHOD(test::deterministic_fixture,
                  "[actors][call]") {
   auto failing = sys.spawn(failing_impl);
   caf::scoped_actor self{sys};
-  auto pending = start_call<workspace_record>(self, failing, 1s,
-                                              status_atom_v);
+  auto pending = start_call<workspace_record>(self, failing, 1s, status_atom_v);
   sched.run();
   auto reply = pending.await();
   REQUIRE_FALSE(reply);

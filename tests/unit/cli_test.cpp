@@ -23,9 +23,9 @@ struct cli_fixture {
 
   test::process_output pyro(std::vector<std::string> args) {
     args.insert(args.begin(), PYRO_BIN);
-    return test::run_process(args, {{"PYRO_HOME", home.path().string()},
-                                    {"PYRO_ENVIRONMENT_CACHE_DIR",
-                                     cache.path().string()}});
+    return test::run_process(
+      args, {{"PYRO_HOME", home.path().string()},
+             {"PYRO_ENVIRONMENT_CACHE_DIR", cache.path().string()}});
   }
 
   json pyro_json(std::vector<std::string> args, int expected_exit = 0) {
@@ -42,8 +42,7 @@ struct cli_fixture {
 
 } // namespace
 
-TEST_CASE_METHOD(cli_fixture, "pyro --version prints the version",
-                 "[cli]") {
+TEST_CASE_METHOD(cli_fixture, "pyro --version prints the version", "[cli]") {
   auto r = pyro({"--version"});
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::StartsWith("0."));

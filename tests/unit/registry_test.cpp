@@ -48,8 +48,7 @@ struct registry_fixture : test::deterministic_fixture {
 
 TEST_CASE_METHOD(registry_fixture, "an unknown workspace id is not_found",
                  "[actors][registry]") {
-  auto ws = ask<workspace_actor>(registry, lookup_atom_v,
-                                 std::string{"ghost"});
+  auto ws = ask<workspace_actor>(registry, lookup_atom_v, std::string{"ghost"});
   REQUIRE_FALSE(ws);
   CHECK(ws.err().code == error_code::not_found);
   CHECK_THAT(ws.err().message, Catch::Contains("ghost"));
@@ -57,8 +56,8 @@ TEST_CASE_METHOD(registry_fixture, "an unknown workspace id is not_found",
 
 TEST_CASE_METHOD(registry_fixture, "a malformed id is invalid_argument",
                  "[actors][registry]") {
-  auto ws = ask<workspace_actor>(registry, lookup_atom_v,
-                                 std::string{"../etc"});
+  auto ws
+    = ask<workspace_actor>(registry, lookup_atom_v, std::string{"../etc"});
   REQUIRE_FALSE(ws);
   CHECK(ws.err().code == error_code::invalid_argument);
 }
@@ -83,8 +82,7 @@ TEST_CASE_METHOD(registry_fixture,
   auto before = lookup("ws-2");
   caf::anon_send_exit(before, caf::exit_reason::kill);
   sched.run(); // delivers the exit, then the down message to the registry
-  auto failures = ask<int32_t>(registry, failures_atom_v,
-                               std::string{"ws-2"});
+  auto failures = ask<int32_t>(registry, failures_atom_v, std::string{"ws-2"});
   REQUIRE(failures);
   CHECK(*failures == 1);
   auto after = lookup("ws-2");
@@ -104,12 +102,11 @@ TEST_CASE_METHOD(registry_fixture,
   CHECK(*removed);
   sched.run();
   CHECK_FALSE(std::filesystem::exists(store->workspace_dir("ws-3")));
-  auto failures = ask<int32_t>(registry, failures_atom_v,
-                               std::string{"ws-3"});
+  auto failures = ask<int32_t>(registry, failures_atom_v, std::string{"ws-3"});
   REQUIRE(failures);
   CHECK(*failures == 0); // a normal exit is not a failure
-  auto again = ask<workspace_actor>(registry, lookup_atom_v,
-                                    std::string{"ws-3"});
+  auto again
+    = ask<workspace_actor>(registry, lookup_atom_v, std::string{"ws-3"});
   REQUIRE_FALSE(again);
   CHECK(again.err().code == error_code::not_found);
 }

@@ -56,8 +56,8 @@ process_output run_process(const std::vector<std::string>& argv,
   }
   int wstatus = 0;
   ::waitpid(pid, &wstatus, 0);
-  result.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus)
-                                        : 128 + WTERMSIG(wstatus);
+  result.exit_code
+    = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
   return result;
 }
 

@@ -124,9 +124,9 @@ TEST_CASE(".tar, .tar.gz and .tgz archives are accepted", "[archive]") {
                               {"./c.txt", AE_IFREG, "sea", ""},
                               {"a/hard", AE_IFREG, "", "a/b.txt"},
                               {"a/up", AE_IFLNK, "", "../c.txt"}};
-  for (auto [name, gzip] : {std::pair{"in.tar", false},
-                            std::pair{"in.tar.gz", true},
-                            std::pair{"in.tgz", true}}) {
+  for (auto [name, gzip] :
+       {std::pair{"in.tar", false}, std::pair{"in.tar.gz", true},
+        std::pair{"in.tgz", true}}) {
     auto in = dir.path() / name;
     write_archive(in, good, gzip);
     auto out = dir.path() / (std::string{name} + ".out");
@@ -175,9 +175,10 @@ TEST_CASE("hostile archive entries are refused by name", "[archive]") {
 TEST_CASE("limits on entries and bytes are enforced", "[archive]") {
   test::temp_dir dir;
   auto in = dir.path() / "big.tar";
-  write_archive(in, {{"a", AE_IFREG, std::string(1000, 'a'), ""},
-                     {"b", AE_IFREG, std::string(1000, 'b'), ""},
-                     {"c", AE_IFREG, "c", ""}},
+  write_archive(in,
+                {{"a", AE_IFREG, std::string(1000, 'a'), ""},
+                 {"b", AE_IFREG, std::string(1000, 'b'), ""},
+                 {"c", AE_IFREG, "c", ""}},
                 false);
   auto out = dir.path() / "out.tar";
   auto too_many = pack_for_import(in, out, {2, 1 << 20});
@@ -208,9 +209,10 @@ TEST_CASE("untrusted tars extract all or nothing, never over existing "
           "[archive][export]") {
   test::temp_dir dir;
   auto in = dir.path() / "in.tar";
-  write_archive(in, {{"d/", AE_IFDIR, "", ""},
-                     {"d/f.txt", AE_IFREG, "data", ""},
-                     {"d/l", AE_IFLNK, "", "f.txt"}},
+  write_archive(in,
+                {{"d/", AE_IFDIR, "", ""},
+                 {"d/f.txt", AE_IFREG, "data", ""},
+                 {"d/l", AE_IFLNK, "", "f.txt"}},
                 false);
   auto dest = dir.path() / "out";
   auto got = extract_untrusted(in, dest);
@@ -228,9 +230,10 @@ TEST_CASE("untrusted tars extract all or nothing, never over existing "
   CHECK(again.err().code == error_code::already_exists);
 
   auto evil = dir.path() / "evil.tar";
-  write_archive(evil, {{"ok.txt", AE_IFREG, "fine", ""},
-                       {"x", AE_IFLNK, "", "../../../etc"}},
-                false);
+  write_archive(
+    evil,
+    {{"ok.txt", AE_IFREG, "fine", ""}, {"x", AE_IFLNK, "", "../../../etc"}},
+    false);
   auto refused_dest = dir.path() / "refused";
   auto refused = extract_untrusted(evil, refused_dest);
   REQUIRE_FALSE(refused);

@@ -20,7 +20,8 @@ TEST_CASE("a saved record loads back field for field", "[state]") {
   auto back = store.load("round-trip");
   REQUIRE(back);
   CHECK(to_json(*back) == to_json(r));
-  auto j = nlohmann::json::parse(*sys::read_file(store.record_path("round-trip")));
+  auto j
+    = nlohmann::json::parse(*sys::read_file(store.record_path("round-trip")));
   CHECK(j["schema_version"] == workspace_record::current_schema);
 }
 
@@ -41,13 +42,13 @@ TEST_CASE("records that are broken are reported with what is wrong",
     "environment":"debian:12","created_at":1})");
   std::filesystem::create_directories(store.workspace_dir("empty"));
 
-  auto expect = [&](const std::string& id, error_code code,
-                    const std::string& needle) {
-    auto r = store.load(id);
-    REQUIRE_FALSE(r);
-    CHECK(r.err().code == code);
-    CHECK_THAT(r.err().message, Catch::Contains(needle));
-  };
+  auto expect
+    = [&](const std::string& id, error_code code, const std::string& needle) {
+        auto r = store.load(id);
+        REQUIRE_FALSE(r);
+        CHECK(r.err().code == code);
+        CHECK_THAT(r.err().message, Catch::Contains(needle));
+      };
   expect("garbage", error_code::failed_precondition, "not valid JSON");
   expect("wrongtype", error_code::failed_precondition, "created_at");
   expect("other", error_code::failed_precondition, "someone-else");
@@ -85,7 +86,7 @@ TEST_CASE("list orders by last activity and remove leaves nothing behind",
   auto removed_again = store.remove("old");
   REQUIRE_FALSE(removed_again);
   CHECK(removed_again.err().code == error_code::not_found);
-  for (const auto& e : std::filesystem::directory_iterator(
-         store.workspaces_dir()))
+  for (const auto& e :
+       std::filesystem::directory_iterator(store.workspaces_dir()))
     CHECK(e.path().filename() == "new");
 }

@@ -78,8 +78,7 @@ TEST_CASE("missing newline at end of file is honoured both ways", "[patch]") {
   CHECK(apply_one(drop_newline, "x\n") == "y");
 }
 
-TEST_CASE("a hunk that does not match names the file and the hunk",
-          "[patch]") {
+TEST_CASE("a hunk that does not match names the file and the hunk", "[patch]") {
   auto parsed = parse_unified_diff("--- a/f\n+++ b/f\n@@ -1 +1 @@\n-x\n+y\n"
                                    "@@ -3 +3 @@\n-nope\n+z\n");
   REQUIRE(parsed);

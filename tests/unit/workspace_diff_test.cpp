@@ -9,8 +9,9 @@ namespace {
 
 manifest_entry file(const std::string& path, const std::string& content,
                     uint32_t mode = 0644) {
-  return {path, "file", mode, content.size(),
-          {}, std::to_string(std::hash<std::string>{}(content))};
+  return {path, "file",
+          mode, content.size(),
+          {},   std::to_string(std::hash<std::string>{}(content))};
 }
 
 struct tree {

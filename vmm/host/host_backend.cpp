@@ -21,14 +21,13 @@ fs::path guest_root(const sandbox_spec& spec) {
 
 status host_backend::prepare(const sandbox_spec& spec) {
   std::error_code ec;
-  for (const auto& dir : {guest_root(spec) / "workspace",
-                          guest_root(spec) / "run", guest_root(spec) / "tmp",
-                          spec.runtime_dir() / "sock"}) {
+  for (const auto& dir :
+       {guest_root(spec) / "workspace", guest_root(spec) / "run",
+        guest_root(spec) / "tmp", spec.runtime_dir() / "sock"}) {
     fs::create_directories(dir, ec);
     if (ec)
       return make_error(error_code::internal,
-                        "cannot create " + dir.string() + ": "
-                          + ec.message());
+                        "cannot create " + dir.string() + ": " + ec.message());
   }
   return {};
 }
@@ -53,8 +52,7 @@ result<agent_endpoint> host_backend::boot(const sandbox_spec& spec) {
     static_cast<void>(terminate(identity_of(*pid), 1s));
     return written.err();
   }
-  if (auto ready = wait_for_socket(socket_path(spec).string(), 10s);
-      !ready) {
+  if (auto ready = wait_for_socket(socket_path(spec).string(), 10s); !ready) {
     // Best effort: the boot error is what the caller needs to see.
     static_cast<void>(terminate(identity_of(*pid), 1s));
     auto log = sys::read_file(spec.runtime_dir() / "agent.log");
@@ -91,9 +89,9 @@ status host_backend::destroy(const sandbox_spec& spec) {
   fs::remove_all(spec.workspace_dir / "host", ec);
   fs::remove_all(spec.runtime_dir(), ec);
   if (ec)
-    return make_error(error_code::internal,
-                      "cannot remove the files of '" + spec.workspace_id
-                        + "': " + ec.message());
+    return make_error(error_code::internal, "cannot remove the files of '"
+                                              + spec.workspace_id
+                                              + "': " + ec.message());
   return {};
 }
 

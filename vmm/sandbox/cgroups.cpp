@@ -47,8 +47,8 @@ fs::path unified_root() {
   return {};
 }
 
-cgroup_limits apply_v2(const fs::path& root, const std::string& id,
-                       pid_t pid, int vcpu_count, int mem_mib) {
+cgroup_limits apply_v2(const fs::path& root, const std::string& id, pid_t pid,
+                       int vcpu_count, int mem_mib) {
   cgroup_limits out;
   std::error_code ec;
   auto parent = root / "pyro";
@@ -62,12 +62,12 @@ cgroup_limits apply_v2(const fs::path& root, const std::string& id,
     return out;
   }
   out.paths.push_back(dir.string());
-  out.memory = write_value(dir / "memory.max",
-                           std::to_string(int64_t{mem_mib} << 20));
+  out.memory
+    = write_value(dir / "memory.max", std::to_string(int64_t{mem_mib} << 20));
   write_value(dir / "memory.swap.max", "0");
-  out.cpu = write_value(dir / "cpu.max",
-                        std::to_string(vcpu_count * cpu_period_us) + " "
-                          + std::to_string(cpu_period_us));
+  out.cpu
+    = write_value(dir / "cpu.max", std::to_string(vcpu_count * cpu_period_us)
+                                     + " " + std::to_string(cpu_period_us));
   out.pids = write_value(dir / "pids.max", std::to_string(pids_max));
   if (!write_value(dir / "cgroup.procs", std::to_string(pid)))
     out = cgroup_limits{false, false, false, out.paths,
@@ -81,8 +81,7 @@ cgroup_limits apply_v1(const std::string& id, pid_t pid, int vcpu_count,
   auto join = [&](const char* controller) -> fs::path {
     auto dir = fs::path{"/sys/fs/cgroup"} / controller / "pyro" / id;
     std::error_code ec;
-    if (::access((fs::path{"/sys/fs/cgroup"} / controller).c_str(), W_OK)
-        != 0)
+    if (::access((fs::path{"/sys/fs/cgroup"} / controller).c_str(), W_OK) != 0)
       return {};
     fs::create_directories(dir, ec);
     if (ec)
@@ -96,10 +95,10 @@ cgroup_limits apply_v1(const std::string& id, pid_t pid, int vcpu_count,
     out.memory = write_value(dir / "memory.limit_in_bytes",
                              std::to_string(int64_t{mem_mib} << 20));
   if (auto dir = join("cpu"); !dir.empty())
-    out.cpu = write_value(dir / "cpu.cfs_period_us",
-                          std::to_string(cpu_period_us))
-              && write_value(dir / "cpu.cfs_quota_us",
-                             std::to_string(vcpu_count * cpu_period_us));
+    out.cpu
+      = write_value(dir / "cpu.cfs_period_us", std::to_string(cpu_period_us))
+        && write_value(dir / "cpu.cfs_quota_us",
+                       std::to_string(vcpu_count * cpu_period_us));
   if (auto dir = join("pids"); !dir.empty())
     out.pids = write_value(dir / "pids.max", std::to_string(pids_max));
   return out;
@@ -123,8 +122,7 @@ void remove_cgroups(const std::string& id) {
   for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"})
     candidates.push_back(fs::path{root} / "pyro" / id);
   for (const char* controller : {"memory", "cpu", "pids"})
-    candidates.push_back(fs::path{"/sys/fs/cgroup"} / controller / "pyro"
-                         / id);
+    candidates.push_back(fs::path{"/sys/fs/cgroup"} / controller / "pyro" / id);
   // cgroup directories are removed with rmdir; their files are virtual.
   for (const auto& dir : candidates)
     if (fs::is_directory(dir, ec))

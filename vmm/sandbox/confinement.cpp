@@ -16,10 +16,10 @@ namespace pyro::vmm {
 namespace {
 
 constexpr std::initializer_list<int> kept_capabilities = {
-  CAP_CHOWN,           CAP_DAC_OVERRIDE, CAP_FOWNER,
-  CAP_FSETID,          CAP_KILL,         CAP_SETGID,
-  CAP_SETUID,          CAP_SETPCAP,      CAP_NET_BIND_SERVICE,
-  CAP_SYS_CHROOT,      CAP_SETFCAP,      CAP_AUDIT_WRITE,
+  CAP_CHOWN,      CAP_DAC_OVERRIDE, CAP_FOWNER,
+  CAP_FSETID,     CAP_KILL,         CAP_SETGID,
+  CAP_SETUID,     CAP_SETPCAP,      CAP_NET_BIND_SERVICE,
+  CAP_SYS_CHROOT, CAP_SETFCAP,      CAP_AUDIT_WRITE,
 };
 
 bool kept(int cap) {
@@ -32,26 +32,46 @@ bool kept(int cap) {
 // Refused with EPERM: what a process inside the sandbox has no business
 // doing, and what would let it reach the host kernel's wider surface.
 constexpr std::initializer_list<int> refused_syscalls = {
-  SCMP_SYS(init_module),       SCMP_SYS(finit_module),
-  SCMP_SYS(delete_module),     SCMP_SYS(kexec_load),
-  SCMP_SYS(kexec_file_load),   SCMP_SYS(bpf),
-  SCMP_SYS(perf_event_open),   SCMP_SYS(keyctl),
-  SCMP_SYS(add_key),           SCMP_SYS(request_key),
-  SCMP_SYS(mount),             SCMP_SYS(umount2),
-  SCMP_SYS(pivot_root),        SCMP_SYS(fsopen),
-  SCMP_SYS(fsconfig),          SCMP_SYS(fsmount),
-  SCMP_SYS(fspick),            SCMP_SYS(move_mount),
-  SCMP_SYS(open_tree),         SCMP_SYS(mount_setattr),
-  SCMP_SYS(swapon),            SCMP_SYS(swapoff),
-  SCMP_SYS(reboot),            SCMP_SYS(setns),
-  SCMP_SYS(unshare),           SCMP_SYS(open_by_handle_at),
-  SCMP_SYS(name_to_handle_at), SCMP_SYS(acct),
-  SCMP_SYS(settimeofday),      SCMP_SYS(clock_settime),
-  SCMP_SYS(clock_adjtime),     SCMP_SYS(adjtimex),
-  SCMP_SYS(iopl),              SCMP_SYS(ioperm),
-  SCMP_SYS(lookup_dcookie),    SCMP_SYS(userfaultfd),
-  SCMP_SYS(quotactl),          SCMP_SYS(vhangup),
-  SCMP_SYS(syslog),            SCMP_SYS(uselib),
+  SCMP_SYS(init_module),
+  SCMP_SYS(finit_module),
+  SCMP_SYS(delete_module),
+  SCMP_SYS(kexec_load),
+  SCMP_SYS(kexec_file_load),
+  SCMP_SYS(bpf),
+  SCMP_SYS(perf_event_open),
+  SCMP_SYS(keyctl),
+  SCMP_SYS(add_key),
+  SCMP_SYS(request_key),
+  SCMP_SYS(mount),
+  SCMP_SYS(umount2),
+  SCMP_SYS(pivot_root),
+  SCMP_SYS(fsopen),
+  SCMP_SYS(fsconfig),
+  SCMP_SYS(fsmount),
+  SCMP_SYS(fspick),
+  SCMP_SYS(move_mount),
+  SCMP_SYS(open_tree),
+  SCMP_SYS(mount_setattr),
+  SCMP_SYS(swapon),
+  SCMP_SYS(swapoff),
+  SCMP_SYS(reboot),
+  SCMP_SYS(setns),
+  SCMP_SYS(unshare),
+  SCMP_SYS(open_by_handle_at),
+  SCMP_SYS(name_to_handle_at),
+  SCMP_SYS(acct),
+  SCMP_SYS(settimeofday),
+  SCMP_SYS(clock_settime),
+  SCMP_SYS(clock_adjtime),
+  SCMP_SYS(adjtimex),
+  SCMP_SYS(iopl),
+  SCMP_SYS(ioperm),
+  SCMP_SYS(lookup_dcookie),
+  SCMP_SYS(userfaultfd),
+  SCMP_SYS(quotactl),
+  SCMP_SYS(vhangup),
+  SCMP_SYS(syslog),
+  SCMP_SYS(uselib),
 };
 
 constexpr std::initializer_list<unsigned long> namespace_flags = {
@@ -99,14 +119,13 @@ std::string install_seccomp_filter() {
         return fail("seccomp rule for syscall " + std::to_string(nr), rc);
   // clone3 hides its flags in memory a filter cannot read: make callers
   // fall back to clone, whose namespace flags are checked below.
-  if (int rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
-                                  SCMP_SYS(clone3), 0);
+  if (int rc
+      = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
       rc != 0)
     return fail("seccomp rule for clone3", rc);
   for (auto flag : namespace_flags)
-    if (int rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
-                                    SCMP_SYS(clone), 1,
-                                    SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
+    if (int rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone),
+                                    1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
         rc != 0)
       return fail("seccomp rule for clone", rc);
   if (int rc = ::seccomp_load(ctx); rc != 0)

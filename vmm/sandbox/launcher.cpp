@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 #include "messages/sys/atomic_file.hpp"
+#include "vmm/process_identity.hpp"
 #include "vmm/sandbox/cgroups.hpp"
 #include "vmm/sandbox/confinement.hpp"
-#include "vmm/process_identity.hpp"
 
 namespace pyro::vmm {
 
@@ -42,8 +42,8 @@ step_error do_mount(const char* source, const fs::path& target,
                     const char* type, unsigned long flags,
                     const char* data = nullptr) {
   if (::mount(source, target.c_str(), type, flags, data) != 0)
-    return errno_message(std::string{"mount "} + (type ? type : "bind")
-                         + " on " + target.string());
+    return errno_message(std::string{"mount "} + (type ? type : "bind") + " on "
+                         + target.string());
   return {};
 }
 
@@ -83,20 +83,20 @@ step_error set_up_dev(const fs::path& root) {
       return err;
   if (auto err = make_dir(dev / "pts"); !err.empty())
     return err;
-  if (auto err = do_mount("devpts", dev / "pts", "devpts",
-                          MS_NOSUID | MS_NOEXEC,
-                          "newinstance,ptmxmode=0666,mode=620");
+  if (auto err
+      = do_mount("devpts", dev / "pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                 "newinstance,ptmxmode=0666,mode=620");
       !err.empty())
     return err;
   if (auto err = make_dir(dev / "shm", 01777); !err.empty())
     return err;
-  if (auto err = do_mount("tmpfs", dev / "shm", "tmpfs",
-                          MS_NOSUID | MS_NODEV, "mode=1777");
+  if (auto err = do_mount("tmpfs", dev / "shm", "tmpfs", MS_NOSUID | MS_NODEV,
+                          "mode=1777");
       !err.empty())
     return err;
   const std::pair<const char*, const char*> links[] = {
-    {"pts/ptmx", "ptmx"},         {"/proc/self/fd", "fd"},
-    {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+    {"pts/ptmx", "ptmx"},          {"/proc/self/fd", "fd"},
+    {"/proc/self/fd/0", "stdin"},  {"/proc/self/fd/1", "stdout"},
     {"/proc/self/fd/2", "stderr"},
   };
   for (const auto& [target, name] : links)
@@ -153,15 +153,14 @@ step_error build_root(const launch_spec& spec) {
   if (auto err = set_up_dev(root); !err.empty())
     return err;
   auto run = root / "run";
-  if (auto err = do_mount("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV,
-                          "mode=755");
+  if (auto err
+      = do_mount("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755");
       !err.empty())
     return err;
   auto host_dir = run / fs::path{guest_socket_dir}.filename();
   if (auto err = make_dir(host_dir); !err.empty())
     return err;
-  if (auto err = do_mount(spec.socket_dir.c_str(), host_dir, nullptr,
-                          MS_BIND);
+  if (auto err = do_mount(spec.socket_dir.c_str(), host_dir, nullptr, MS_BIND);
       !err.empty())
     return err;
   if (auto err = bind_file(spec.agent_binary,
@@ -208,8 +207,8 @@ step_error build_root(const launch_spec& spec) {
   ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   std::string socket = std::string{guest_socket_dir} + "/" + agent_socket_name;
   std::string listen = "unix:" + socket;
-  std::vector<const char*> argv = {guest_agent_path, "--listen",
-                                   listen.c_str(), "--sandbox", nullptr};
+  std::vector<const char*> argv
+    = {guest_agent_path, "--listen", listen.c_str(), "--sandbox", nullptr};
   const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
                         "/usr/bin:/sbin:/bin",
                         "HOME=/root", "TERM=xterm-256color", nullptr};

@@ -34,8 +34,7 @@ status sandbox_backend::prepare(const sandbox_spec& spec) {
     fs::create_directories(dir, ec);
     if (ec)
       return make_error(error_code::internal,
-                        "cannot create " + dir.string() + ": "
-                          + ec.message());
+                        "cannot create " + dir.string() + ": " + ec.message());
   }
   fs::permissions(spec.runtime_dir(), fs::perms::owner_all, ec);
   return {};
@@ -66,12 +65,11 @@ result<agent_endpoint> sandbox_backend::boot(const sandbox_spec& spec) {
   launch.mem_mib = spec.mem_mib;
   launch.network_policy = spec.network_policy;
   auto spec_path = spec.runtime_dir() / "sandbox.json";
-  if (auto written = sys::write_file_atomic(spec_path,
-                                            to_json(launch).dump(2), 0600);
+  if (auto written
+      = sys::write_file_atomic(spec_path, to_json(launch).dump(2), 0600);
       !written)
     return written.err();
-  auto ran = run_helper({helper->string(), "launch", spec_path.string()},
-                        30s);
+  auto ran = run_helper({helper->string(), "launch", spec_path.string()}, 30s);
   if (!ran)
     return ran.err();
   if (ran->exit_code != 0)
@@ -80,8 +78,7 @@ result<agent_endpoint> sandbox_backend::boot(const sandbox_spec& spec) {
                         + "' failed to start: " + ran->err,
                       "`pyro doctor` shows whether namespaces and overlayfs "
                       "work on this host");
-  if (auto ready = wait_for_socket(socket_path(spec).string(), 10s);
-      !ready) {
+  if (auto ready = wait_for_socket(socket_path(spec).string(), 10s); !ready) {
     auto log = sys::read_file(spec.runtime_dir() / "sandbox.log");
     // Best effort: the boot error is what the caller needs to see.
     static_cast<void>(terminate(read_identity(spec), 1s));
@@ -120,8 +117,8 @@ status sandbox_backend::destroy(const sandbox_spec& spec) {
   fs::remove_all(spec.runtime_dir(), ec);
   if (ec)
     return make_error(error_code::internal,
-                      "cannot remove the sandbox files of '"
-                        + spec.workspace_id + "': " + ec.message());
+                      "cannot remove the sandbox files of '" + spec.workspace_id
+                        + "': " + ec.message());
   return {};
 }
 
