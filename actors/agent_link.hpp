@@ -15,24 +15,10 @@
 #include "actors/diff/manifest.hpp"
 #include "messages/error.hpp"
 #include "messages/workspace_requests.hpp"
+#include "messages/workspace_results.hpp"
 #include "vmm/backend.hpp"
 
 namespace pyro {
-
-struct export_outcome {
-  /// file, directory or symlink.
-  std::string artifact_type;
-  uint64_t entry_count = 0;
-  uint64_t bytes = 0;
-};
-
-struct file_info {
-  std::string path;
-  std::string type;
-  uint32_t mode = 0;
-  uint64_t size = 0;
-  std::string link_target;
-};
 
 /// A connection to one sandbox's agent. Guest paths are absolute (under
 /// /workspace) or relative to /workspace; the agent refuses anything that

@@ -13,41 +13,6 @@ namespace pyro {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-json to_json(const journal_entry& e) {
-  return json{{"sequence", e.sequence},
-              {"command", e.command},
-              {"cwd", e.cwd},
-              {"exit_code", e.exit_code},
-              {"signal", e.signal},
-              {"timed_out", e.timed_out},
-              {"duration_ms", e.duration_ms},
-              {"started_at", e.started_at},
-              {"stdout", e.stdout_text},
-              {"stderr", e.stderr_text},
-              {"truncated", e.truncated}};
-}
-
-result<journal_entry> journal_entry_from_json(const json& j) {
-  try {
-    journal_entry e;
-    e.sequence = j.at("sequence").get<int64_t>();
-    e.command = j.at("command").get<std::string>();
-    e.cwd = j.value("cwd", "");
-    e.exit_code = j.value("exit_code", -1);
-    e.signal = j.value("signal", 0);
-    e.timed_out = j.value("timed_out", false);
-    e.duration_ms = j.value("duration_ms", int64_t{0});
-    e.started_at = j.value("started_at", 0.0);
-    e.stdout_text = j.value("stdout", "");
-    e.stderr_text = j.value("stderr", "");
-    e.truncated = j.value("truncated", false);
-    return e;
-  } catch (const json::exception& ex) {
-    return make_error(error_code::internal,
-                      std::string{"malformed journal entry: "} + ex.what());
-  }
-}
-
 journal::journal(fs::path dir) : dir_(std::move(dir)) {
   // nop
 }

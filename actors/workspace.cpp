@@ -1,10 +1,23 @@
 #include "actors/workspace.hpp"
 
 #include "actors/teardown.hpp"
+#include "actors/workspace_data.hpp"
 #include "actors/workspace_ops.hpp"
 #include "messages/sys/clock.hpp"
 
 namespace pyro {
+
+namespace {
+
+// A blocking operation's outcome as an actor reply.
+template <class T>
+caf::result<T> reply(result<T>&& r) {
+  if (!r)
+    return to_caf(r.err());
+  return std::move(*r);
+}
+
+} // namespace
 
 workspace_actor::behavior_type
 workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
@@ -60,6 +73,42 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
       if (!out)
         return to_caf(out.err());
       return std::move(*out);
+    },
+    [=](sync_atom, const std::string& source,
+        const std::string& dest) -> caf::result<sync_result> {
+      return reply(sync_push(*self->state.store, self->state.id, source, dest));
+    },
+    [=](export_atom, const std::string& path, const std::string& output,
+        bool overwrite) -> caf::result<export_result> {
+      return reply(export_path(*self->state.store, self->state.id, path, output,
+                               overwrite));
+    },
+    [=](diff_atom) -> caf::result<workspace_diff> {
+      return reply(diff_against_baseline(*self->state.store, self->state.id));
+    },
+    [=](files_atom, const std::string& path,
+        bool recursive) -> caf::result<std::vector<file_info>> {
+      return reply(
+        list_files(*self->state.store, self->state.id, path, recursive));
+    },
+    [=](read_atom, const std::string& path,
+        uint64_t max_bytes) -> caf::result<file_read_result> {
+      return reply(
+        read_file(*self->state.store, self->state.id, path, max_bytes));
+    },
+    [=](write_atom, const std::string& path,
+        const std::string& text) -> caf::result<bool> {
+      if (auto written
+          = write_file(*self->state.store, self->state.id, path, text);
+          !written)
+        return to_caf(written.err());
+      return true;
+    },
+    [=](patch_atom, const std::string& patch) -> caf::result<patch_result> {
+      return reply(apply_patch(*self->state.store, self->state.id, patch));
+    },
+    [=](logs_atom) -> caf::result<std::vector<journal_entry>> {
+      return reply(read_journal(*self->state.store, self->state.id));
     },
     [=](remove_atom) -> caf::result<bool> {
       const auto& st = self->state;

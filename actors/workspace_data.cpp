@@ -111,8 +111,8 @@ result<sync_result> sync_push(const state_store& store, const std::string& id,
   auto link = link_for(store, id);
   if (!link)
     return link.err();
-  auto tar = scratch_dir(store, id) / ("sync-" + std::to_string(::getpid())
-                                       + ".tar");
+  auto tar
+    = scratch_dir(store, id) / ("sync-" + std::to_string(::getpid()) + ".tar");
   auto packed = pack_for_import(source, tar);
   if (!packed)
     return packed.err();
@@ -149,25 +149,25 @@ result<export_result> export_path(const state_store& store,
                       out.string() + " already exists",
                       "choose another --output, or remove it first");
   if (!fs::is_directory(out.parent_path(), ec))
-    return make_error(error_code::not_found,
-                      "the output directory " + out.parent_path().string()
-                        + " does not exist");
+    return make_error(error_code::not_found, "the output directory "
+                                               + out.parent_path().string()
+                                               + " does not exist");
   auto record = load_started(store, id);
   if (!record)
     return record.err();
   auto link = open_agent(store, *record);
   if (!link)
     return link.err();
-  auto tar = scratch_dir(store, id) / ("export-" + std::to_string(::getpid())
-                                       + ".tar");
+  auto tar = scratch_dir(store, id)
+             / ("export-" + std::to_string(::getpid()) + ".tar");
   auto exported = (*link)->export_tar(*guest, tar);
   if (!exported) {
     fs::remove(tar, ec);
     return exported.err();
   }
   // Extract beside the output, then move the one artifact into place.
-  auto staging = out.parent_path() / ("." + out.filename().string()
-                                      + ".export");
+  auto staging
+    = out.parent_path() / ("." + out.filename().string() + ".export");
   fs::remove_all(staging, ec);
   auto extracted = extract_untrusted(tar, staging);
   fs::remove(tar, ec);
@@ -206,9 +206,8 @@ read_tar_members(const fs::path& tar, const std::set<std::string>& wanted) {
                                                            &archive_read_free};
   archive_read_support_format_tar(a.get());
   if (archive_read_open_filename(a.get(), tar.c_str(), 65536) != ARCHIVE_OK)
-    return make_error(error_code::internal,
-                      "cannot read " + tar.string() + ": "
-                        + archive_error_string(a.get()));
+    return make_error(error_code::internal, "cannot read " + tar.string() + ": "
+                                              + archive_error_string(a.get()));
   archive_entry* entry = nullptr;
   while (archive_read_next_header(a.get(), &entry) == ARCHIVE_OK) {
     std::string name = archive_entry_pathname(entry);
@@ -258,8 +257,7 @@ result<workspace_diff> diff_against_baseline(const state_store& store,
   auto old_content = [&](const std::string& path) -> result<std::string> {
     auto i = old_files->find(std::string{baseline_root} + "/" + path);
     if (i == old_files->end())
-      return make_error(error_code::internal,
-                        "baseline archive lacks " + path);
+      return make_error(error_code::internal, "baseline archive lacks " + path);
     return i->second;
   };
   auto new_content = [&](const std::string& path) -> result<std::string> {
@@ -387,37 +385,6 @@ result<std::vector<journal_entry>> read_journal(const state_store& store,
   if (!store.exists(id))
     return store.load(id).err();
   return journal{store.workspace_dir(id) / "commands"}.read_all();
-}
-
-json to_json(const sync_result& r) {
-  return json{{"workspace_id", r.workspace_id}, {"source_path", r.source_path},
-              {"dest", r.dest},                 {"source_kind", r.source_kind},
-              {"entry_count", r.entries},       {"bytes", r.bytes}};
-}
-
-json to_json(const export_result& r) {
-  return json{{"workspace_id", r.workspace_id},
-              {"workspace_path", r.workspace_path},
-              {"output_path", r.output_path},
-              {"artifact_type", r.artifact_type},
-              {"entry_count", r.entry_count},
-              {"bytes_written", r.bytes_written},
-              {"execution_mode", r.execution_mode}};
-}
-
-json to_json(const file_read_result& r) {
-  return json{{"workspace_id", r.workspace_id}, {"path", r.path},
-              {"content", r.content},           {"truncated", r.truncated},
-              {"max_bytes", r.max_bytes}};
-}
-
-json to_json(const patch_result& r) {
-  return json{{"workspace_id", r.workspace_id},
-              {"added", r.added},
-              {"modified", r.modified},
-              {"deleted", r.deleted},
-              {"changed", r.added.size() + r.modified.size()
-                            + r.deleted.size()}};
 }
 
 } // namespace pyro

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "messages/workspace_results.hpp"
+
 // The data plane of a started workspace: files in and out, edits, patches,
 // diffs and the journal. Plain blocking functions over the state store and
 // the agent link; the workspace actor calls them.
@@ -23,45 +25,6 @@ namespace pyro {
 /// paths are taken from /workspace; `..` and paths elsewhere are refused.
 result<std::string> workspace_path(const std::string& path);
 
-struct sync_result {
-  std::string workspace_id;
-  std::string source_path;
-  std::string dest;
-  std::string source_kind;
-  uint64_t entries = 0;
-  uint64_t bytes = 0;
-};
-
-struct export_result {
-  std::string workspace_id;
-  std::string workspace_path;
-  std::string output_path;
-  std::string artifact_type;
-  uint64_t entry_count = 0;
-  uint64_t bytes_written = 0;
-  std::string execution_mode;
-};
-
-struct file_read_result {
-  std::string workspace_id;
-  std::string path;
-  std::string content;
-  bool truncated = false;
-  uint64_t max_bytes = 0;
-};
-
-struct patch_result {
-  std::string workspace_id;
-  std::vector<std::string> added;
-  std::vector<std::string> modified;
-  std::vector<std::string> deleted;
-};
-
-nlohmann::json to_json(const sync_result& r);
-nlohmann::json to_json(const export_result& r);
-nlohmann::json to_json(const file_read_result& r);
-nlohmann::json to_json(const patch_result& r);
-
 /// Imports a host directory or archive under `dest` (default /workspace).
 result<sync_result> sync_push(const state_store& store, const std::string& id,
                               const std::string& source,
@@ -72,8 +35,7 @@ result<sync_result> sync_push(const state_store& store, const std::string& id,
 result<export_result> export_path(const state_store& store,
                                   const std::string& id,
                                   const std::string& path,
-                                  const std::string& output,
-                                  bool overwrite);
+                                  const std::string& output, bool overwrite);
 
 /// /workspace now against the baseline taken at create.
 result<workspace_diff> diff_against_baseline(const state_store& store,
@@ -86,8 +48,7 @@ result<std::vector<file_info>> list_files(const state_store& store,
 
 result<file_read_result> read_file(const state_store& store,
                                    const std::string& id,
-                                   const std::string& path,
-                                   uint64_t max_bytes);
+                                   const std::string& path, uint64_t max_bytes);
 
 status write_file(const state_store& store, const std::string& id,
                   const std::string& path, const std::string& text);

@@ -11,6 +11,7 @@
 #include "messages/caf_error.hpp"
 #include "messages/workspace_record.hpp"
 #include "messages/workspace_requests.hpp"
+#include "messages/workspace_results.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(pyro, first_custom_type_id)
 
@@ -23,6 +24,14 @@ CAF_ADD_ATOM(pyro, pyro, failures_atom, "failures")
 CAF_ADD_ATOM(pyro, pyro, update_atom, "update")
 CAF_ADD_ATOM(pyro, pyro, create_atom, "create")
 CAF_ADD_ATOM(pyro, pyro, exec_atom, "exec")
+CAF_ADD_ATOM(pyro, pyro, sync_atom, "sync")
+CAF_ADD_ATOM(pyro, pyro, export_atom, "export")
+CAF_ADD_ATOM(pyro, pyro, diff_atom, "diff")
+CAF_ADD_ATOM(pyro, pyro, files_atom, "files")
+CAF_ADD_ATOM(pyro, pyro, read_atom, "read")
+CAF_ADD_ATOM(pyro, pyro, write_atom, "write")
+CAF_ADD_ATOM(pyro, pyro, patch_atom, "patch")
+CAF_ADD_ATOM(pyro, pyro, logs_atom, "logs")
 
 CAF_ADD_TYPE_ID(pyro, (pyro::error_code))
 CAF_ADD_TYPE_ID(pyro, (pyro::workspace_seed))
@@ -35,6 +44,13 @@ CAF_ADD_TYPE_ID(pyro, (pyro::create_request))
 CAF_ADD_TYPE_ID(pyro, (pyro::exec_request))
 CAF_ADD_TYPE_ID(pyro, (pyro::exec_result))
 CAF_ADD_TYPE_ID(pyro, (pyro::progress_sink))
+CAF_ADD_TYPE_ID(pyro, (pyro::sync_result))
+CAF_ADD_TYPE_ID(pyro, (pyro::export_result))
+CAF_ADD_TYPE_ID(pyro, (pyro::workspace_diff))
+CAF_ADD_TYPE_ID(pyro, (std::vector<pyro::file_info>))
+CAF_ADD_TYPE_ID(pyro, (pyro::file_read_result))
+CAF_ADD_TYPE_ID(pyro, (pyro::patch_result))
+CAF_ADD_TYPE_ID(pyro, (std::vector<pyro::journal_entry>))
 
 // Handles that travel in messages need IDs too; the aliases need the atoms.
 namespace pyro {
@@ -46,7 +62,16 @@ using workspace_actor = caf::typed_actor<
   caf::replies_to<remove_atom>::with<bool>,
   caf::replies_to<create_atom, create_request,
                   progress_sink>::with<workspace_record>,
-  caf::replies_to<exec_atom, exec_request>::with<exec_result>>;
+  caf::replies_to<exec_atom, exec_request>::with<exec_result>,
+  caf::replies_to<sync_atom, std::string, std::string>::with<sync_result>,
+  caf::replies_to<export_atom, std::string, std::string,
+                  bool>::with<export_result>,
+  caf::replies_to<diff_atom>::with<workspace_diff>,
+  caf::replies_to<files_atom, std::string, bool>::with<std::vector<file_info>>,
+  caf::replies_to<read_atom, std::string, uint64_t>::with<file_read_result>,
+  caf::replies_to<write_atom, std::string, std::string>::with<bool>,
+  caf::replies_to<patch_atom, std::string>::with<patch_result>,
+  caf::replies_to<logs_atom>::with<std::vector<journal_entry>>>;
 
 } // namespace pyro
 

@@ -159,30 +159,4 @@ result<workspace_diff> compare_manifests(const manifest& before,
   return out;
 }
 
-nlohmann::json to_json(const workspace_diff& d) {
-  auto entries = nlohmann::json::array();
-  for (const auto& e : d.entries) {
-    nlohmann::json j{
-      {"path", e.path}, {"status", e.status}, {"binary", e.binary}};
-    j["old_type"] = e.old_type.empty() ? nlohmann::json(nullptr)
-                                       : nlohmann::json(e.old_type);
-    j["new_type"] = e.new_type.empty() ? nlohmann::json(nullptr)
-                                       : nlohmann::json(e.new_type);
-    if (e.mode_only)
-      j["mode_only"] = true;
-    entries.push_back(std::move(j));
-  }
-  const auto& s = d.summary;
-  return nlohmann::json{{"changed", d.changed},
-                        {"summary",
-                         {{"total", s.total},
-                          {"added", s.added},
-                          {"modified", s.modified},
-                          {"deleted", s.deleted},
-                          {"type_changed", s.type_changed},
-                          {"binary", s.binary}}},
-                        {"entries", std::move(entries)},
-                        {"patch", d.patch}};
-}
-
 } // namespace pyro

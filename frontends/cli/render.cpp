@@ -146,6 +146,58 @@ std::string render_exec(const json& r, const json&) {
   return r.at("stdout").get<std::string>();
 }
 
+std::string render_file_read(const json& r, const json& args) {
+  if (args.value("content_only", false))
+    return r.at("content").get<std::string>();
+  std::ostringstream out;
+  out << "[workspace-file] path=" << scalar(r.at("path"))
+      << " bytes=" << r.at("content").get<std::string>().size()
+      << (r.value("truncated", false) ? " truncated=true" : "") << "\n"
+      << r.at("content").get<std::string>();
+  return out.str();
+}
+
+std::string render_diff(const json& r, const json&) {
+  const auto& s = r.at("summary");
+  std::ostringstream out;
+  out << r.at("patch").get<std::string>();
+  out << "[workspace-diff] workspace_id=" << scalar(r.at("workspace_id"))
+      << " changed=" << (r.value("changed", false) ? "yes" : "no")
+      << " total=" << s.at("total") << " added=" << s.at("added")
+      << " modified=" << s.at("modified") << " deleted=" << s.at("deleted")
+      << " type_changed=" << s.at("type_changed")
+      << " binary=" << s.at("binary") << "\n";
+  return out.str();
+}
+
+std::string render_logs(const json& r, const json&) {
+  std::ostringstream out;
+  for (const auto& e : r.at("entries")) {
+    out << "[workspace-exec] sequence=" << scalar(e.at("sequence"))
+        << " cwd=" << scalar(e.at("cwd"))
+        << " exit_code=" << scalar(e.at("exit_code"))
+        << " duration_ms=" << scalar(e.at("duration_ms"))
+        << " command=" << scalar(e.at("command")) << "\n"
+        << scalar(e.at("stdout")) << scalar(e.at("stderr"));
+  }
+  if (r.at("entries").empty())
+    out << "No commands have run in " << scalar(r.at("workspace_id"))
+        << " yet.\n";
+  return out.str();
+}
+
+std::string render_file_list(const json& r, const json&) {
+  std::ostringstream out;
+  for (const auto& e : r.at("entries"))
+    out << std::left << std::setw(10) << scalar(e.at("type")) << std::setw(12)
+        << scalar(e.at("size")) << scalar(e.at("path"))
+        << (e.at("link_target").is_string()
+              ? " -> " + e.at("link_target").get<std::string>()
+              : std::string{})
+        << "\n";
+  return out.str();
+}
+
 using renderer = std::function<std::string(const json&, const json&)>;
 
 const std::unordered_map<std::string_view, renderer>& renderers() {
@@ -156,6 +208,10 @@ const std::unordered_map<std::string_view, renderer>& renderers() {
     {"workspace delete", render_delete},
     {"workspace create", render_create},
     {"workspace exec", render_exec},
+    {"workspace file read", render_file_read},
+    {"workspace file list", render_file_list},
+    {"workspace diff", render_diff},
+    {"workspace logs", render_logs},
   };
   return table;
 }

@@ -507,7 +507,9 @@ std::vector<operation> build() {
        "export_workspace",
        "Copy a file, directory or symlink from /workspace to the host.",
        "pyro workspace export WS dist --output ./dist",
-       {workspace_id(), pos("path", "Path under /workspace."), output_path()},
+       {workspace_id(), pos("path", "Path under /workspace."), output_path(),
+        opt("overwrite", vt::boolean, "false",
+            "Replace the output path if it exists.")},
        core_and_full,
        mutating(),
        "guest archive export"});

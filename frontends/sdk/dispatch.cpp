@@ -1,10 +1,12 @@
 #include "frontends/sdk/dispatch.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <unordered_map>
 
 #include "actors/create_request.hpp"
 #include "actors/workspace_ops.hpp"
+#include "messages/sys/atomic_file.hpp"
 
 namespace pyro {
 
@@ -30,6 +32,29 @@ result<json> as_json(result<std::vector<workspace_entry>> r) {
 
 using handler
   = std::function<result<json>(Pyro&, const json&, const progress_fn&)>;
+
+// A text given inline (`key`) or, on the CLI, as a host file (`file_key`);
+// exactly one of them.
+result<std::string> text_argument(const json& a, const char* key,
+                                  const char* file_key) {
+  bool inline_text = a.contains(key) && a.at(key).is_string();
+  bool from_file = a.contains(file_key) && a.at(file_key).is_string();
+  if (inline_text == from_file) {
+    std::string flag{file_key};
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    return make_error(error_code::invalid_argument,
+                      std::string{"give exactly one of --"} + key + " and --"
+                        + flag);
+  }
+  if (inline_text)
+    return a.at(key).get<std::string>();
+  auto path = a.at(file_key).get<std::string>();
+  auto text = sys::read_file(path);
+  if (!text)
+    return make_error(error_code::invalid_argument,
+                      "cannot read " + path + ": " + text.err().message);
+  return std::move(*text);
+}
 
 result<create_request> create_request_from(const json& a) {
   create_request r;
@@ -116,6 +141,79 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        r.command = a.at("command").get<std::string>();
        r.timeout_seconds = a.value("timeout_seconds", 30);
        return as_json(sdk.exec_workspace(a.at("workspace_id"), r));
+     }},
+    {"push_workspace_sync",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return as_json(
+         sdk.push_workspace_sync(a.at("workspace_id"), a.at("source_path"),
+                                 a.value("dest", std::string{"/workspace"})));
+     }},
+    {"export_workspace",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return as_json(sdk.export_workspace(a.at("workspace_id"), a.at("path"),
+                                           a.at("output_path"),
+                                           a.value("overwrite", false)));
+     }},
+    {"diff_workspace",
+     [](Pyro& sdk, const json& a, const progress_fn&) -> result<json> {
+       auto id = a.at("workspace_id").get<std::string>();
+       auto diff = sdk.diff_workspace(id);
+       if (!diff)
+         return diff.err();
+       auto j = to_json(*diff);
+       j["workspace_id"] = id;
+       return j;
+     }},
+    {"list_workspace_files",
+     [](Pyro& sdk, const json& a, const progress_fn&) -> result<json> {
+       auto id = a.at("workspace_id").get<std::string>();
+       auto path = a.value("path", std::string{"/workspace"});
+       auto files
+         = sdk.list_workspace_files(id, path, a.value("recursive", false));
+       if (!files)
+         return files.err();
+       auto j = to_json(*files);
+       j["workspace_id"] = id;
+       j["path"] = path;
+       return j;
+     }},
+    {"read_workspace_file",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return as_json(
+         sdk.read_workspace_file(a.at("workspace_id"), a.at("path"),
+                                 a.value("max_bytes", uint64_t{65536})));
+     }},
+    {"write_workspace_file",
+     [](Pyro& sdk, const json& a, const progress_fn&) -> result<json> {
+       auto text = text_argument(a, "text", "text_file");
+       if (!text)
+         return text.err();
+       auto id = a.at("workspace_id").get<std::string>();
+       auto path = a.at("path").get<std::string>();
+       if (auto written = sdk.write_workspace_file(id, path, *text); !written)
+         return written.err();
+       return json{
+         {"workspace_id", id}, {"path", path}, {"bytes_written", text->size()}};
+     }},
+    {"apply_workspace_patch",
+     [](Pyro& sdk, const json& a, const progress_fn&) -> result<json> {
+       auto patch = text_argument(a, "patch", "patch_file");
+       if (!patch)
+         return patch.err();
+       return as_json(sdk.apply_workspace_patch(a.at("workspace_id"), *patch));
+     }},
+    {"logs_workspace",
+     [](Pyro& sdk, const json& a, const progress_fn&) -> result<json> {
+       auto id = a.at("workspace_id").get<std::string>();
+       auto entries = sdk.logs_workspace(id);
+       if (!entries)
+         return entries.err();
+       json rows = json::array();
+       for (const auto& e : *entries)
+         rows.push_back(to_json(e));
+       return json{{"workspace_id", id},
+                   {"entries", std::move(rows)},
+                   {"count", entries->size()}};
      }},
     {"reap_expired",
      [](Pyro& sdk, const json&, const progress_fn&) {

@@ -161,6 +161,64 @@ result<exec_result> Pyro::exec_workspace(const std::string& workspace_id,
                            request);
 }
 
+template <class T, class... Ts>
+result<T> Pyro::ask_workspace(const std::string& workspace_id, Ts&&... xs) {
+  caf::scoped_actor self{runtime_->system()};
+  auto ws = find_workspace(self, workspace_id);
+  if (!ws)
+    return ws.err();
+  return call<T>(self, *ws, timeout_, std::forward<Ts>(xs)...);
+}
+
+result<sync_result> Pyro::push_workspace_sync(const std::string& id,
+                                              const std::string& source_path,
+                                              const std::string& dest) {
+  return ask_workspace<sync_result>(id, sync_atom_v, source_path, dest);
+}
+
+result<export_result> Pyro::export_workspace(const std::string& id,
+                                             const std::string& path,
+                                             const std::string& output_path,
+                                             bool overwrite) {
+  return ask_workspace<export_result>(id, export_atom_v, path, output_path,
+                                      overwrite);
+}
+
+result<workspace_diff> Pyro::diff_workspace(const std::string& id) {
+  return ask_workspace<workspace_diff>(id, diff_atom_v);
+}
+
+result<std::vector<file_info>>
+Pyro::list_workspace_files(const std::string& id, const std::string& path,
+                           bool recursive) {
+  return ask_workspace<std::vector<file_info>>(id, files_atom_v, path,
+                                               recursive);
+}
+
+result<file_read_result> Pyro::read_workspace_file(const std::string& id,
+                                                   const std::string& path,
+                                                   uint64_t max_bytes) {
+  return ask_workspace<file_read_result>(id, read_atom_v, path, max_bytes);
+}
+
+status Pyro::write_workspace_file(const std::string& id,
+                                  const std::string& path,
+                                  const std::string& text) {
+  auto written = ask_workspace<bool>(id, write_atom_v, path, text);
+  if (!written)
+    return written.err();
+  return {};
+}
+
+result<patch_result> Pyro::apply_workspace_patch(const std::string& id,
+                                                 const std::string& patch) {
+  return ask_workspace<patch_result>(id, patch_atom_v, patch);
+}
+
+result<std::vector<journal_entry>> Pyro::logs_workspace(const std::string& id) {
+  return ask_workspace<std::vector<journal_entry>>(id, logs_atom_v);
+}
+
 result<reap_result> Pyro::reap_expired() {
   auto all = list_workspaces();
   if (!all)

@@ -20,6 +20,7 @@
 #include "messages/type_ids.hpp"
 #include "messages/workspace_record.hpp"
 #include "messages/workspace_requests.hpp"
+#include "messages/workspace_results.hpp"
 #include "vmm/environments/catalog.hpp"
 #include "vmm/host_facts.hpp"
 
@@ -109,6 +110,41 @@ public:
   result<exec_result> exec_workspace(const std::string& workspace_id,
                                      const exec_request& request);
 
+  /// Copies a host directory or .tar/.tar.gz/.tgz into the workspace.
+  result<sync_result> push_workspace_sync(const std::string& workspace_id,
+                                          const std::string& source_path,
+                                          const std::string& dest
+                                          = "/workspace");
+
+  /// Copies a file, directory or symlink out to a host path.
+  result<export_result> export_workspace(const std::string& workspace_id,
+                                         const std::string& path,
+                                         const std::string& output_path,
+                                         bool overwrite = false);
+
+  /// /workspace against the baseline taken at create.
+  result<workspace_diff> diff_workspace(const std::string& workspace_id);
+
+  result<std::vector<file_info>>
+  list_workspace_files(const std::string& workspace_id,
+                       const std::string& path = "/workspace",
+                       bool recursive = false);
+
+  result<file_read_result> read_workspace_file(const std::string& workspace_id,
+                                               const std::string& path,
+                                               uint64_t max_bytes = 65536);
+
+  status write_workspace_file(const std::string& workspace_id,
+                              const std::string& path, const std::string& text);
+
+  /// Applies a unified diff; nothing changes unless every hunk applies.
+  result<patch_result> apply_workspace_patch(const std::string& workspace_id,
+                                             const std::string& patch);
+
+  /// The exec journal, oldest first.
+  result<std::vector<journal_entry>>
+  logs_workspace(const std::string& workspace_id);
+
   /// Deletes every workspace whose TTL has run out (expires_at in the past;
   /// a TTL of 0 never expires).
   result<reap_result> reap_expired();
@@ -122,6 +158,10 @@ public:
   }
 
 private:
+  /// Finds the workspace actor and asks it one thing.
+  template <class T, class... Ts>
+  result<T> ask_workspace(const std::string& workspace_id, Ts&&... xs);
+
   /// The workspace actor for an id, spawned or rehydrated by the registry.
   result<workspace_actor> find_workspace(caf::scoped_actor& self,
                                          const std::string& workspace_id);
