@@ -2,6 +2,7 @@
 
 #include "actors/teardown.hpp"
 #include "actors/workspace_data.hpp"
+#include "actors/workspace_lifecycle.hpp"
 #include "actors/workspace_ops.hpp"
 #include "messages/sys/clock.hpp"
 
@@ -109,6 +110,31 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
     },
     [=](logs_atom) -> caf::result<std::vector<journal_entry>> {
       return reply(read_journal(*self->state.store, self->state.id));
+    },
+    [=](stop_atom) -> caf::result<workspace_record> {
+      return reply(stop_workspace_now(*self->state.store, self->state.id));
+    },
+    [=](start_atom) -> caf::result<workspace_record> {
+      return reply(start_workspace_now(*self->state.store, self->state.id));
+    },
+    [=](snap_add_atom, const std::string& name) -> caf::result<snapshot_info> {
+      return reply(
+        create_snapshot_now(*self->state.store, self->state.id, name));
+    },
+    [=](snap_list_atom) -> caf::result<std::vector<snapshot_info>> {
+      return reply(list_snapshots_now(*self->state.store, self->state.id));
+    },
+    [=](snap_del_atom, const std::string& name) -> caf::result<bool> {
+      if (auto deleted
+          = delete_snapshot_now(*self->state.store, self->state.id, name);
+          !deleted)
+        return to_caf(deleted.err());
+      return true;
+    },
+    [=](reset_atom,
+        const std::string& snapshot) -> caf::result<workspace_record> {
+      return reply(
+        reset_workspace_now(*self->state.store, self->state.id, snapshot));
     },
     [=](remove_atom) -> caf::result<bool> {
       const auto& st = self->state;

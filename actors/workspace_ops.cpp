@@ -86,12 +86,9 @@ result<workspace_record> create_workspace_now(const state_store& store,
                                      vmm::probe_host());
   if (!backend)
     return backend.err();
-  auto rootfs = installed_rootfs(request.environment);
-  if (!rootfs)
+  // Fail before anything is written when the environment is missing.
+  if (auto rootfs = installed_rootfs(request.environment); !rootfs)
     return rootfs.err();
-  auto agent = vmm::agent_binary();
-  if (!agent)
-    return agent.err();
   if (store.exists(id))
     return make_error(error_code::already_exists,
                       "workspace '" + id + "' already exists");
@@ -137,13 +134,7 @@ result<workspace_record> create_workspace_now(const state_store& store,
 
   say(progress,
       "[create] phase=boot workspace_id=" + id + " backend=" + record.backend);
-  auto spec = sandbox_spec_for(store, record);
-  spec.rootfs = *rootfs;
-  spec.agent_binary = *agent;
-  auto endpoint = (*backend)->boot(spec);
-  if (!endpoint)
-    return endpoint.err();
-  auto link = connect_agent(*endpoint);
+  auto link = boot_workspace(store, record);
   if (!link)
     return link.err();
   if (seed) {
@@ -176,6 +167,26 @@ result<workspace_record> create_workspace_now(const state_store& store,
   guard.dismiss();
   say(progress, "[create] phase=ready workspace_id=" + id);
   return record;
+}
+
+result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
+                                                   const workspace_record& r) {
+  auto backend = backend_of(r);
+  if (!backend)
+    return backend.err();
+  auto rootfs = installed_rootfs(r.environment);
+  if (!rootfs)
+    return rootfs.err();
+  auto agent = vmm::agent_binary();
+  if (!agent)
+    return agent.err();
+  auto spec = sandbox_spec_for(store, r);
+  spec.rootfs = *rootfs;
+  spec.agent_binary = *agent;
+  auto endpoint = (*backend)->boot(spec);
+  if (!endpoint)
+    return endpoint.err();
+  return connect_agent(*endpoint);
 }
 
 result<std::unique_ptr<agent_link>> open_agent(const state_store& store,

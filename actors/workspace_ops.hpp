@@ -25,6 +25,11 @@ result<workspace_record> create_workspace_now(const state_store& store,
                                               const create_request& request,
                                               const progress_fn& progress);
 
+/// Boots the workspace's sandbox with its environment and returns a link to
+/// its agent (already running: just the link).
+result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
+                                                   const workspace_record& r);
+
 /// A link to the running agent of a started workspace.
 result<std::unique_ptr<agent_link>> open_agent(const state_store& store,
                                                const workspace_record& record);

@@ -32,6 +32,12 @@ CAF_ADD_ATOM(pyro, pyro, read_atom, "read")
 CAF_ADD_ATOM(pyro, pyro, write_atom, "write")
 CAF_ADD_ATOM(pyro, pyro, patch_atom, "patch")
 CAF_ADD_ATOM(pyro, pyro, logs_atom, "logs")
+CAF_ADD_ATOM(pyro, pyro, stop_atom, "stop")
+CAF_ADD_ATOM(pyro, pyro, start_atom, "start")
+CAF_ADD_ATOM(pyro, pyro, snap_add_atom, "snap_add")
+CAF_ADD_ATOM(pyro, pyro, snap_list_atom, "snap_list")
+CAF_ADD_ATOM(pyro, pyro, snap_del_atom, "snap_del")
+CAF_ADD_ATOM(pyro, pyro, reset_atom, "reset")
 
 CAF_ADD_TYPE_ID(pyro, (pyro::error_code))
 CAF_ADD_TYPE_ID(pyro, (pyro::workspace_seed))
@@ -51,6 +57,8 @@ CAF_ADD_TYPE_ID(pyro, (std::vector<pyro::file_info>))
 CAF_ADD_TYPE_ID(pyro, (pyro::file_read_result))
 CAF_ADD_TYPE_ID(pyro, (pyro::patch_result))
 CAF_ADD_TYPE_ID(pyro, (std::vector<pyro::journal_entry>))
+CAF_ADD_TYPE_ID(pyro, (pyro::snapshot_info))
+CAF_ADD_TYPE_ID(pyro, (std::vector<pyro::snapshot_info>))
 
 // Handles that travel in messages need IDs too; the aliases need the atoms.
 namespace pyro {
@@ -71,7 +79,13 @@ using workspace_actor = caf::typed_actor<
   caf::replies_to<read_atom, std::string, uint64_t>::with<file_read_result>,
   caf::replies_to<write_atom, std::string, std::string>::with<bool>,
   caf::replies_to<patch_atom, std::string>::with<patch_result>,
-  caf::replies_to<logs_atom>::with<std::vector<journal_entry>>>;
+  caf::replies_to<logs_atom>::with<std::vector<journal_entry>>,
+  caf::replies_to<stop_atom>::with<workspace_record>,
+  caf::replies_to<start_atom>::with<workspace_record>,
+  caf::replies_to<snap_add_atom, std::string>::with<snapshot_info>,
+  caf::replies_to<snap_list_atom>::with<std::vector<snapshot_info>>,
+  caf::replies_to<snap_del_atom, std::string>::with<bool>,
+  caf::replies_to<reset_atom, std::string>::with<workspace_record>>;
 
 } // namespace pyro
 

@@ -117,4 +117,11 @@ result<journal_entry> journal_entry_from_json(const json& j) {
   }
 }
 
+json to_json(const snapshot_info& s) {
+  return json{{"name", s.name},
+              {"created_at", s.created_at},
+              {"bytes", s.bytes},
+              {"entry_count", s.entry_count}};
+}
+
 } // namespace pyro

@@ -121,6 +121,16 @@ nlohmann::json to_json(const workspace_diff& diff);
 nlohmann::json to_json(const journal_entry& entry);
 result<journal_entry> journal_entry_from_json(const nlohmann::json& j);
 
+/// A named archive of /workspace.
+struct snapshot_info {
+  std::string name;
+  double created_at = 0;
+  uint64_t bytes = 0;
+  uint64_t entry_count = 0;
+};
+
+nlohmann::json to_json(const snapshot_info& info);
+
 // -- CAF inspection (0.17 style) ---------------------------------------------
 
 template <class Inspector>
@@ -175,6 +185,11 @@ typename Inspector::result_type inspect(Inspector& f, journal_entry& x) {
   return f(x.sequence, x.command, x.cwd, x.exit_code, x.signal, x.timed_out,
            x.duration_ms, x.started_at, x.stdout_text, x.stderr_text,
            x.truncated);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot_info& x) {
+  return f(x.name, x.created_at, x.bytes, x.entry_count);
 }
 
 } // namespace pyro

@@ -215,6 +215,50 @@ const std::unordered_map<std::string_view, handler>& handlers() {
                    {"entries", std::move(rows)},
                    {"count", entries->size()}};
      }},
+    {"stop_workspace",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return as_json(sdk.stop_workspace(a.at("workspace_id")));
+     }},
+    {"start_workspace",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return as_json(sdk.start_workspace(a.at("workspace_id")));
+     }},
+    {"create_snapshot",
+     [](Pyro& sdk, const json& a, const progress_fn&) -> result<json> {
+       auto id = a.at("workspace_id").get<std::string>();
+       auto snap = sdk.create_snapshot(id, a.at("snapshot_name"));
+       if (!snap)
+         return snap.err();
+       auto j = to_json(*snap);
+       j["workspace_id"] = id;
+       return j;
+     }},
+    {"list_snapshots",
+     [](Pyro& sdk, const json& a, const progress_fn&) -> result<json> {
+       auto id = a.at("workspace_id").get<std::string>();
+       auto snaps = sdk.list_snapshots(id);
+       if (!snaps)
+         return snaps.err();
+       json rows = json::array();
+       for (const auto& s : *snaps)
+         rows.push_back(to_json(s));
+       return json{{"workspace_id", id},
+                   {"snapshots", std::move(rows)},
+                   {"count", snaps->size()}};
+     }},
+    {"delete_snapshot",
+     [](Pyro& sdk, const json& a, const progress_fn&) -> result<json> {
+       auto id = a.at("workspace_id").get<std::string>();
+       auto name = a.at("snapshot_name").get<std::string>();
+       if (auto deleted = sdk.delete_snapshot(id, name); !deleted)
+         return deleted.err();
+       return json{{"workspace_id", id}, {"name", name}, {"deleted", true}};
+     }},
+    {"reset_workspace",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return as_json(sdk.reset_workspace(
+         a.at("workspace_id"), a.value("snapshot", std::string{"baseline"})));
+     }},
     {"reap_expired",
      [](Pyro& sdk, const json&, const progress_fn&) {
        return as_json(sdk.reap_expired());

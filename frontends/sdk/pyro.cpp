@@ -219,6 +219,35 @@ result<std::vector<journal_entry>> Pyro::logs_workspace(const std::string& id) {
   return ask_workspace<std::vector<journal_entry>>(id, logs_atom_v);
 }
 
+result<workspace_record> Pyro::stop_workspace(const std::string& id) {
+  return ask_workspace<workspace_record>(id, stop_atom_v);
+}
+
+result<workspace_record> Pyro::start_workspace(const std::string& id) {
+  return ask_workspace<workspace_record>(id, start_atom_v);
+}
+
+result<snapshot_info> Pyro::create_snapshot(const std::string& id,
+                                            const std::string& name) {
+  return ask_workspace<snapshot_info>(id, snap_add_atom_v, name);
+}
+
+result<std::vector<snapshot_info>> Pyro::list_snapshots(const std::string& id) {
+  return ask_workspace<std::vector<snapshot_info>>(id, snap_list_atom_v);
+}
+
+status Pyro::delete_snapshot(const std::string& id, const std::string& name) {
+  auto deleted = ask_workspace<bool>(id, snap_del_atom_v, name);
+  if (!deleted)
+    return deleted.err();
+  return {};
+}
+
+result<workspace_record> Pyro::reset_workspace(const std::string& id,
+                                               const std::string& snapshot) {
+  return ask_workspace<workspace_record>(id, reset_atom_v, snapshot);
+}
+
 result<reap_result> Pyro::reap_expired() {
   auto all = list_workspaces();
   if (!all)

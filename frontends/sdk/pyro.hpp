@@ -145,6 +145,26 @@ public:
   result<std::vector<journal_entry>>
   logs_workspace(const std::string& workspace_id);
 
+  /// Stops the sandbox, keeping /workspace.
+  result<workspace_record> stop_workspace(const std::string& workspace_id);
+
+  /// Boots a stopped workspace again.
+  result<workspace_record> start_workspace(const std::string& workspace_id);
+
+  result<snapshot_info> create_snapshot(const std::string& workspace_id,
+                                        const std::string& name);
+
+  result<std::vector<snapshot_info>>
+  list_snapshots(const std::string& workspace_id);
+
+  status delete_snapshot(const std::string& workspace_id,
+                         const std::string& name);
+
+  /// Rebuilds the sandbox from the baseline or a snapshot.
+  result<workspace_record> reset_workspace(const std::string& workspace_id,
+                                           const std::string& snapshot
+                                           = "baseline");
+
   /// Deletes every workspace whose TTL has run out (expires_at in the past;
   /// a TTL of 0 never expires).
   result<reap_result> reap_expired();

@@ -181,7 +181,7 @@ TEST_CASE_METHOD(cli_fixture,
   CHECK_THAT(j["error"]["message"].get<std::string>(),
              Catch::Contains("workspace shell open")
                && Catch::Contains("PTY shells"));
-  auto human = pyro({"workspace", "snapshot", "list", "ws"});
+  auto human = pyro({"workspace", "service", "list", "ws"});
   CHECK(human.exit_code == 6);
   CHECK(std::count(human.err.begin(), human.err.end(), '\n') <= 2);
 }

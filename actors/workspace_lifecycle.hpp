@@ -1,0 +1,44 @@
+#pragma once
+
+// Stop, start, snapshots and reset: the operations that rebuild or pause a
+// workspace's sandbox while keeping its identity.
+
+#include <string>
+#include <vector>
+
+#include "actors/state_store.hpp"
+#include "messages/workspace_results.hpp"
+
+namespace pyro {
+
+/// Stops the sandbox (the agent syncs first); /workspace is kept.
+result<workspace_record> stop_workspace_now(const state_store& store,
+                                            const std::string& id);
+
+/// Boots a stopped workspace again over the same files.
+result<workspace_record> start_workspace_now(const state_store& store,
+                                             const std::string& id);
+
+/// Saves /workspace as snapshots/<name>/ (archive and manifest).
+result<snapshot_info> create_snapshot_now(const state_store& store,
+                                          const std::string& id,
+                                          const std::string& name);
+
+result<std::vector<snapshot_info>> list_snapshots_now(const state_store& store,
+                                                      const std::string& id);
+
+status delete_snapshot_now(const state_store& store, const std::string& id,
+                           const std::string& name);
+
+/// Rebuilds the sandbox from scratch and fills /workspace from the baseline
+/// or a snapshot; clears the journal, shells and services; keeps the id,
+/// spec, snapshots and baseline.
+result<workspace_record> reset_workspace_now(const state_store& store,
+                                             const std::string& id,
+                                             const std::string& snapshot);
+
+/// Snapshot names: 1-64 of [A-Za-z0-9._-], not starting with '.';
+/// "baseline" is reserved.
+status validate_snapshot_name(const std::string& name);
+
+} // namespace pyro
