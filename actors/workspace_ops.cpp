@@ -261,20 +261,4 @@ result<exec_result> exec_in_workspace(const state_store& store,
   return out;
 }
 
-json to_json(const exec_result& r) {
-  const auto& o = r.outcome;
-  return json{{"workspace_id", r.workspace_id},
-              {"sequence", r.sequence},
-              {"command", r.command},
-              {"cwd", r.cwd},
-              {"execution_mode", r.execution_mode},
-              {"exit_code", o.exit_code},
-              {"signal", o.signal == 0 ? json(nullptr) : json(o.signal)},
-              {"timed_out", o.timed_out},
-              {"stdout", o.stdout_text},
-              {"stderr", o.stderr_text},
-              {"truncated", o.truncated},
-              {"duration_ms", o.duration_ms}};
-}
-
 } // namespace pyro

@@ -34,8 +34,6 @@ result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
 result<std::unique_ptr<agent_link>> open_agent(const state_store& store,
                                                const workspace_record& record);
 
-nlohmann::json to_json(const exec_result& result);
-
 /// Runs a command in /workspace. The sequence number is taken under the
 /// workspace lock, so concurrent execs from several processes get distinct
 /// numbers; the command itself runs without the lock.

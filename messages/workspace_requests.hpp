@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace pyro {
 
 /// A secret as given at create: its value, literal or read from a host file.
@@ -60,6 +62,8 @@ struct exec_result {
   std::string execution_mode;
   exec_outcome outcome;
 };
+
+nlohmann::json to_json(const exec_result& result);
 
 /// Receives progress lines such as "[create] phase=boot workspace_id=...".
 using progress_fn = std::function<void(const std::string&)>;

@@ -1,5 +1,7 @@
 #include "messages/workspace_results.hpp"
 
+#include "messages/workspace_requests.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace pyro {
@@ -122,6 +124,22 @@ json to_json(const snapshot_info& s) {
               {"created_at", s.created_at},
               {"bytes", s.bytes},
               {"entry_count", s.entry_count}};
+}
+
+json to_json(const exec_result& r) {
+  const auto& o = r.outcome;
+  return json{{"workspace_id", r.workspace_id},
+              {"sequence", r.sequence},
+              {"command", r.command},
+              {"cwd", r.cwd},
+              {"execution_mode", r.execution_mode},
+              {"exit_code", o.exit_code},
+              {"signal", o.signal == 0 ? json(nullptr) : json(o.signal)},
+              {"timed_out", o.timed_out},
+              {"stdout", o.stdout_text},
+              {"stderr", o.stderr_text},
+              {"truncated", o.truncated},
+              {"duration_ms", o.duration_ms}};
 }
 
 } // namespace pyro

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "frontends/cli/arguments.hpp"
+#include "frontends/cli/demo.hpp"
 #include "frontends/cli/render.hpp"
 #include "frontends/contract/contract.hpp"
 #include "frontends/sdk/dispatch.hpp"
@@ -172,7 +173,9 @@ int run(int argc, char** argv) {
     auto progress = [](const std::string& line) {
       std::cerr << line << std::endl;
     };
-    auto out = dispatch(sdk, chosen->op(), *args, progress);
+    auto out = chosen->op().cli == "demo"
+                 ? run_demo(sdk, *args, progress)
+                 : dispatch(sdk, chosen->op(), *args, progress);
     if (!out)
       return report_error(out.err(), as_json);
     if (as_json) {

@@ -198,6 +198,20 @@ std::string render_file_list(const json& r, const json&) {
   return out.str();
 }
 
+std::string render_demo(const json& r, const json&) {
+  std::ostringstream out;
+  out << "Workspace " << scalar(r.at("workspace_id"))
+      << " was created from a seed, synced, used, diffed, exported and "
+         "deleted in "
+      << scalar(r.at("duration_ms")) << " ms.\n\n"
+      << "exec output:\n"
+      << r.at("exec").at("stdout").get<std::string>() << "\ndiff:\n"
+      << r.at("diff").at("patch").get<std::string>() << "\nexported "
+      << scalar(r.at("export").at("workspace_path")) << ": "
+      << r.at("export").at("content").get<std::string>();
+  return out.str();
+}
+
 using renderer = std::function<std::string(const json&, const json&)>;
 
 const std::unordered_map<std::string_view, renderer>& renderers() {
@@ -206,6 +220,7 @@ const std::unordered_map<std::string_view, renderer>& renderers() {
     {"env list", render_env_list},
     {"workspace list", render_workspace_list},
     {"workspace delete", render_delete},
+    {"demo", render_demo},
     {"workspace create", render_create},
     {"workspace exec", render_exec},
     {"workspace file read", render_file_read},
