@@ -121,10 +121,10 @@ status validate(const create_request& r) {
   return {};
 }
 
-std::string new_workspace_id() {
+std::string new_workspace_id(const std::string& kind) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   static const char* hex = "0123456789abcdef";
-  std::string id = "ws-";
+  std::string id = kind == "vm" ? "vm-" : "ws-";
   auto bits = rng();
   for (int i = 0; i < 12; ++i, bits >>= 4)
     id += hex[bits & 0xF];

@@ -21,7 +21,8 @@ result<secret_value> parse_secret(const std::string& spec, bool from_file);
 /// at most 64 characters.
 status validate_secret_name(const std::string& name);
 
-/// A fresh workspace id: "ws-" and 12 random hex digits.
-std::string new_workspace_id();
+/// A fresh id: "ws-" (or "vm-" for one-shot sandboxes) and 12 random hex
+/// digits.
+std::string new_workspace_id(const std::string& kind = "workspace");
 
 } // namespace pyro

@@ -54,7 +54,7 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       auto& st = self->state;
       std::string id;
       do
-        id = new_workspace_id();
+        id = new_workspace_id(request.kind);
       while (st.children.count(id) != 0 || st.config.store->exists(id));
       auto child = spawn_child(self, id);
       self->monitor(child);

@@ -111,6 +111,7 @@ result<workspace_record> create_workspace_now(const state_store& store,
                         ? now + static_cast<double>(request.ttl_seconds)
                         : 0;
   record.state = "creating";
+  record.kind = request.kind;
   record.network_policy = request.network_policy;
   record.backend = std::string{(*backend)->name()};
   record.execution_mode = std::string{(*backend)->execution_mode()};

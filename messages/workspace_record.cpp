@@ -25,6 +25,7 @@ json to_json(const workspace_record& r) {
     {"expires_at", r.expires_at},
     {"last_activity_at", r.last_activity_at},
     {"state", r.state},
+    {"kind", r.kind},
     {"network_policy", r.network_policy},
     {"backend", r.backend},
     {"execution_mode", r.execution_mode},
@@ -118,6 +119,7 @@ result<workspace_record> workspace_record_from_json(const json& j) {
   f.optional("expires_at", r.expires_at);
   f.optional("last_activity_at", r.last_activity_at);
   f.optional("state", r.state);
+  f.optional("kind", r.kind);
   f.optional("network_policy", r.network_policy);
   f.optional("backend", r.backend);
   f.optional("execution_mode", r.execution_mode);

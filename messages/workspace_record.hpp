@@ -44,6 +44,9 @@ struct workspace_record {
   double last_activity_at = 0;
   /// started or stopped.
   std::string state = "started";
+  /// workspace, or vm for the one-shot `vm_*` sandboxes (hidden from
+  /// `workspace list`).
+  std::string kind = "workspace";
   std::string network_policy = "off";
   std::string backend;
   std::string execution_mode;
@@ -100,7 +103,7 @@ typename Inspector::result_type inspect(Inspector& f, workspace_record& x) {
   return f(x.schema_version, x.workspace_id, x.name, x.labels, x.environment,
            x.vcpu_count, x.mem_mib, x.ttl_seconds, x.created_at, x.expires_at,
            x.last_activity_at, x.state, x.network_policy, x.backend,
-           x.execution_mode, x.seed, x.command_count, x.secrets);
+           x.execution_mode, x.seed, x.command_count, x.secrets, x.kind);
 }
 
 template <class Inspector>

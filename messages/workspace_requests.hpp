@@ -34,6 +34,8 @@ struct create_request {
   std::vector<secret_value> secrets;
   std::string name;
   std::map<std::string, std::string> labels;
+  /// workspace or vm.
+  std::string kind = "workspace";
 };
 
 struct exec_request {
@@ -84,7 +86,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, create_request& x) {
   return f(x.environment, x.vcpu_count, x.mem_mib, x.ttl_seconds,
            x.network_policy, x.allow_host_compat, x.backend, x.seed_path,
-           x.secrets, x.name, x.labels);
+           x.secrets, x.name, x.labels, x.kind);
 }
 
 template <class Inspector>

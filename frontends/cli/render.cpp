@@ -146,6 +146,18 @@ std::string render_exec(const json& r, const json&) {
   return r.at("stdout").get<std::string>();
 }
 
+std::string render_run(const json& r, const json&) {
+  std::cerr << scalar(r.at("stderr"));
+  std::cerr << "[run] environment=" << scalar(r.at("environment"))
+            << " vm_id=" << scalar(r.at("vm_id"))
+            << " execution_mode=" << scalar(r.at("execution_mode"))
+            << " exit_code=" << scalar(r.at("exit_code"))
+            << " duration_ms=" << scalar(r.at("duration_ms"))
+            << (r.value("timed_out", false) ? " timed_out=true" : "")
+            << std::endl;
+  return r.at("stdout").get<std::string>();
+}
+
 std::string render_file_read(const json& r, const json& args) {
   if (args.value("content_only", false))
     return r.at("content").get<std::string>();
@@ -223,6 +235,7 @@ const std::unordered_map<std::string_view, renderer>& renderers() {
     {"demo", render_demo},
     {"workspace create", render_create},
     {"workspace exec", render_exec},
+    {"run", render_run},
     {"workspace file read", render_file_read},
     {"workspace file list", render_file_list},
     {"workspace diff", render_diff},

@@ -33,6 +33,15 @@ result<json> as_json(result<std::vector<workspace_entry>> r) {
 using handler
   = std::function<result<json>(Pyro&, const json&, const progress_fn&)>;
 
+// A VM is a workspace record of kind vm; its JSON leads with vm_id.
+result<json> vm_json(result<workspace_record> r) {
+  if (!r)
+    return r.err();
+  auto j = to_json(*r);
+  j["vm_id"] = r->workspace_id;
+  return j;
+}
+
 // A text given inline (`key`) or, on the CLI, as a host file (`file_key`);
 // exactly one of them.
 result<std::string> text_argument(const json& a, const char* key,
@@ -63,6 +72,8 @@ result<create_request> create_request_from(const json& a) {
   r.mem_mib = a.value("mem_mib", r.mem_mib);
   r.ttl_seconds = a.value("ttl_seconds", r.ttl_seconds);
   r.network_policy = a.value("network_policy", r.network_policy);
+  if (a.value("network", false)) // the one-shot tools' boolean form
+    r.network_policy = "egress";
   r.allow_host_compat = a.value("allow_host_compat", false);
   r.backend = a.value("backend", std::string{});
   if (r.backend == "auto")
@@ -258,6 +269,64 @@ const std::unordered_map<std::string_view, handler>& handlers() {
      [](Pyro& sdk, const json& a, const progress_fn&) {
        return as_json(sdk.reset_workspace(
          a.at("workspace_id"), a.value("snapshot", std::string{"baseline"})));
+     }},
+    {"create_vm",
+     [](Pyro& sdk, const json& a, const progress_fn& progress) {
+       auto request = create_request_from(a);
+       if (!request)
+         return result<json>{request.err()};
+       return vm_json(sdk.create_vm(*request, progress));
+     }},
+    {"start_vm",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return vm_json(sdk.start_workspace(a.at("vm_id")));
+     }},
+    {"stop_vm",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return vm_json(sdk.stop_workspace(a.at("vm_id")));
+     }},
+    {"status_vm",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return vm_json(sdk.status_workspace(a.at("vm_id")));
+     }},
+    {"delete_vm",
+     [](Pyro& sdk, const json& a, const progress_fn&) -> result<json> {
+       auto id = a.at("vm_id").get<std::string>();
+       auto deleted = sdk.delete_workspace(id);
+       if (!deleted)
+         return deleted.err();
+       return json{{"vm_id", id}, {"deleted", deleted->deleted}};
+     }},
+    {"network_info_vm",
+     [](Pyro& sdk, const json& a, const progress_fn&) -> result<json> {
+       auto id = a.at("vm_id").get<std::string>();
+       auto vm = sdk.status_workspace(id);
+       if (!vm)
+         return vm.err();
+       bool egress = vm->network_policy != "off";
+       return json{{"vm_id", id},
+                   {"network_policy", vm->network_policy},
+                   {"network_enabled", egress},
+                   {"interfaces",
+                    egress ? json::array({"lo", "eth0"}) : json::array({"lo"})},
+                   {"execution_mode", vm->execution_mode}};
+     }},
+    {"exec_vm",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       exec_request r;
+       r.command = a.at("command").get<std::string>();
+       r.timeout_seconds = a.value("timeout_seconds", 30);
+       return as_json(sdk.exec_vm(a.at("vm_id"), r));
+     }},
+    {"run_in_vm",
+     [](Pyro& sdk, const json& a, const progress_fn& progress) {
+       auto request = create_request_from(a);
+       if (!request)
+         return result<json>{request.err()};
+       exec_request r;
+       r.command = a.at("command").get<std::string>();
+       r.timeout_seconds = a.value("timeout_seconds", 30);
+       return as_json(sdk.run_in_vm(*request, r, progress));
      }},
     {"reap_expired",
      [](Pyro& sdk, const json&, const progress_fn&) {

@@ -72,10 +72,21 @@ result<doctor_report> Pyro::doctor() {
   return report;
 }
 
-result<std::vector<workspace_entry>> Pyro::list_workspaces() {
+result<std::vector<workspace_entry>> Pyro::list_all() {
   caf::scoped_actor self{runtime_->system()};
   return call<std::vector<workspace_entry>>(self, runtime_->registry(),
                                             timeout_, list_atom_v);
+}
+
+result<std::vector<workspace_entry>> Pyro::list_workspaces() {
+  auto all = list_all();
+  if (!all)
+    return all;
+  std::vector<workspace_entry> out;
+  for (auto& e : *all)
+    if (e.record.kind != "vm")
+      out.push_back(std::move(e));
+  return out;
 }
 
 result<workspace_actor> Pyro::find_workspace(caf::scoped_actor& self,
@@ -248,8 +259,41 @@ result<workspace_record> Pyro::reset_workspace(const std::string& id,
   return ask_workspace<workspace_record>(id, reset_atom_v, snapshot);
 }
 
+result<workspace_record> Pyro::create_vm(create_request request,
+                                         progress_fn progress) {
+  request.kind = "vm";
+  return create_workspace(request, std::move(progress));
+}
+
+result<vm_run_result> Pyro::exec_vm(const std::string& vm_id,
+                                    const exec_request& request) {
+  auto status = status_workspace(vm_id);
+  if (!status)
+    return status.err();
+  if (status->kind != "vm")
+    return make_error(error_code::invalid_argument,
+                      "'" + vm_id + "' is a workspace, not a VM",
+                      "use workspace exec for workspaces");
+  auto ran = exec_workspace(vm_id, request);
+  // Auto-clean: the VM goes whether or not the command succeeded.
+  auto deleted = delete_workspace(vm_id);
+  if (!ran)
+    return ran.err();
+  return vm_run_result{vm_id, status->environment, std::move(*ran),
+                       static_cast<bool>(deleted)};
+}
+
+result<vm_run_result> Pyro::run_in_vm(create_request request,
+                                      const exec_request& exec,
+                                      progress_fn progress) {
+  auto vm = create_vm(std::move(request), std::move(progress));
+  if (!vm)
+    return vm.err();
+  return exec_vm(vm->workspace_id, exec);
+}
+
 result<reap_result> Pyro::reap_expired() {
-  auto all = list_workspaces();
+  auto all = list_all(); // workspaces and VMs alike
   if (!all)
     return all.err();
   reap_result out;
@@ -275,6 +319,14 @@ json to_json(const reap_result& r) {
   return json{{"deleted", r.deleted},
               {"count", r.deleted.size()},
               {"failed", std::move(failed)}};
+}
+
+json to_json(const vm_run_result& r) {
+  auto j = to_json(r.exec);
+  j["vm_id"] = r.vm_id;
+  j["environment"] = r.environment;
+  j["cleanup"] = {{"deleted", r.deleted}, {"reason", "post_exec_cleanup"}};
+  return j;
 }
 
 json to_json(const delete_result& r) {

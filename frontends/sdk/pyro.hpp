@@ -66,6 +66,15 @@ struct delete_result {
   bool deleted = false;
 };
 
+/// What `exec_vm` and `run_in_vm` return: the command's outcome and the
+/// clean-up that followed it.
+struct vm_run_result {
+  std::string vm_id;
+  std::string environment;
+  exec_result exec;
+  bool deleted = false;
+};
+
 struct reap_result {
   std::vector<std::string> deleted;
   /// Expired workspaces that could not be deleted, with why.
@@ -76,6 +85,7 @@ nlohmann::json to_json(const environment_list& list);
 nlohmann::json to_json(const doctor_report& report);
 nlohmann::json to_json(const delete_result& result);
 nlohmann::json to_json(const reap_result& result);
+nlohmann::json to_json(const vm_run_result& result);
 
 /// The SDK facade. Thread-safe: each call uses its own short-lived scoped
 /// actor.
@@ -165,6 +175,19 @@ public:
                                            const std::string& snapshot
                                            = "baseline");
 
+  /// Creates and starts a one-shot sandbox (kind vm).
+  result<workspace_record> create_vm(create_request request,
+                                     progress_fn progress = {});
+
+  /// Runs one command in a VM, then deletes the VM whatever the outcome.
+  result<vm_run_result> exec_vm(const std::string& vm_id,
+                                const exec_request& request);
+
+  /// create_vm, then exec_vm.
+  result<vm_run_result> run_in_vm(create_request request,
+                                  const exec_request& exec,
+                                  progress_fn progress = {});
+
   /// Deletes every workspace whose TTL has run out (expires_at in the past;
   /// a TTL of 0 never expires).
   result<reap_result> reap_expired();
@@ -178,6 +201,9 @@ public:
   }
 
 private:
+  /// Workspaces and VMs.
+  result<std::vector<workspace_entry>> list_all();
+
   /// Finds the workspace actor and asks it one thing.
   template <class T, class... Ts>
   result<T> ask_workspace(const std::string& workspace_id, Ts&&... xs);
