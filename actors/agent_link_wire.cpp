@@ -1,14 +1,171 @@
 #include "actors/agent_link.hpp"
 
+#include <cstdio>
+#include <fstream>
+
+#include "messages/wire/agent_client.hpp"
+
 namespace pyro {
 
-// Replaced by the wire-protocol client once the agent's protocol lands.
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t upload_chunk = 1u << 20;
+
+// agent_link over the wire protocol (docs/protocol.md).
+class wire_link final : public agent_link {
+public:
+  explicit wire_link(std::string socket) : client_(std::move(socket)) {
+    // nop
+  }
+
+  result<exec_outcome> exec(const exec_request& r) override {
+    json env = json::object();
+    for (const auto& [k, v] : r.env)
+      env[k] = v;
+    // The host waits a little longer than the agent lets the command run.
+    auto limit = std::chrono::seconds{r.timeout_seconds + 30};
+    auto reply = client_.call("exec",
+                              {{"command", r.command},
+                               {"cwd", r.cwd},
+                               {"env", env},
+                               {"timeout_seconds", r.timeout_seconds}},
+                              nullptr, nullptr, limit);
+    if (!reply)
+      return reply.err();
+    exec_outcome o;
+    o.exit_code = reply->value("exit_code", -1);
+    o.signal = reply->value("signal", 0);
+    o.timed_out = reply->value("timed_out", false);
+    o.stdout_text = reply->value("stdout", "");
+    o.stderr_text = reply->value("stderr", "");
+    o.truncated = reply->value("truncated", false);
+    o.duration_ms = reply->value("duration_ms", int64_t{0});
+    return o;
+  }
+
+  status import_tar(const std::filesystem::path& tar,
+                    const std::string& dest) override {
+    std::ifstream in{tar, std::ios::binary};
+    if (!in)
+      return make_error(error_code::internal, "cannot read " + tar.string());
+    wire::chunk_source source = [&]() -> result<std::string> {
+      std::string chunk(upload_chunk, '\0');
+      in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      chunk.resize(static_cast<size_t>(in.gcount()));
+      return chunk;
+    };
+    auto reply = client_.call("import", {{"dest", dest}}, &source);
+    if (!reply)
+      return reply.err();
+    return {};
+  }
+
+  result<export_outcome> export_tar(const std::string& path,
+                                    const std::filesystem::path& out) override {
+    std::ofstream file{out, std::ios::binary | std::ios::trunc};
+    if (!file)
+      return make_error(error_code::internal, "cannot write " + out.string());
+    wire::chunk_sink sink = [&](std::string_view bytes) -> status {
+      file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      if (!file)
+        return make_error(error_code::resource_exhausted,
+                          "cannot write " + out.string());
+      return {};
+    };
+    auto reply = client_.call("export", {{"path", path}}, nullptr, &sink);
+    file.close();
+    if (!reply) {
+      std::error_code ec;
+      std::filesystem::remove(out, ec);
+      return reply.err();
+    }
+    return export_outcome{reply->value("artifact_type", ""),
+                          reply->value("entry_count", uint64_t{0}),
+                          reply->value("bytes", uint64_t{0})};
+  }
+
+  result<manifest> walk() override {
+    std::string text;
+    wire::chunk_sink sink = [&](std::string_view bytes) -> status {
+      text.append(bytes);
+      return {};
+    };
+    auto reply = client_.call("manifest", json::object(), nullptr, &sink);
+    if (!reply)
+      return reply.err();
+    return manifest_from_json(json::parse(text, nullptr, false));
+  }
+
+  result<std::vector<file_info>> list(const std::string& path,
+                                      bool recursive) override {
+    auto reply = client_.call("list", {{"path", path},
+                                       {"recursive", recursive}});
+    if (!reply)
+      return reply.err();
+    std::vector<file_info> out;
+    for (const auto& e : reply->value("entries", json::array())) {
+      file_info f;
+      f.path = e.value("path", "");
+      f.type = e.value("type", "");
+      f.mode = e.value("mode", 0u);
+      f.size = e.value("size", uint64_t{0});
+      if (auto l = e.find("link_target"); l != e.end() && l->is_string())
+        f.link_target = l->get<std::string>();
+      out.push_back(std::move(f));
+    }
+    return out;
+  }
+
+  result<std::pair<std::string, bool>>
+  read_file(const std::string& path, uint64_t max_bytes) override {
+    std::string content;
+    wire::chunk_sink sink = [&](std::string_view bytes) -> status {
+      content.append(bytes);
+      return {};
+    };
+    auto reply = client_.call("read", {{"path", path},
+                                       {"max_bytes", max_bytes}},
+                              nullptr, &sink);
+    if (!reply)
+      return reply.err();
+    return std::pair{std::move(content), reply->value("truncated", false)};
+  }
+
+  status write_file(const std::string& path,
+                    std::string_view content) override {
+    size_t offset = 0;
+    wire::chunk_source source = [&]() -> result<std::string> {
+      if (offset >= content.size())
+        return std::string{};
+      auto chunk = content.substr(offset, upload_chunk);
+      offset += chunk.size();
+      return std::string{chunk};
+    };
+    auto reply = client_.call("write", {{"path", path}}, &source);
+    if (!reply)
+      return reply.err();
+    return {};
+  }
+
+  status remove(const std::string& path) override {
+    auto reply = client_.call("delete", {{"path", path}});
+    if (!reply)
+      return reply.err();
+    return {};
+  }
+
+private:
+  wire::agent_client client_;
+};
+
+} // namespace
+
 result<std::unique_ptr<agent_link>>
 connect_agent(const vmm::agent_endpoint& endpoint) {
-  return make_error(error_code::unavailable,
-                    "this build cannot talk to the agent at "
-                      + endpoint.socket.string() + " yet",
-                    "`pyro doctor` lists what this build can do");
+  return std::unique_ptr<agent_link>{
+    std::make_unique<wire_link>(endpoint.socket.string())};
 }
 
 } // namespace pyro

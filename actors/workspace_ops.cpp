@@ -87,8 +87,9 @@ result<workspace_record> create_workspace_now(const state_store& store,
   if (!backend)
     return backend.err();
   // Fail before anything is written when the environment is missing.
-  if (auto rootfs = installed_rootfs(request.environment); !rootfs)
-    return rootfs.err();
+  if ((*backend)->name() != "host")
+    if (auto rootfs = installed_rootfs(request.environment); !rootfs)
+      return rootfs.err();
   if (store.exists(id))
     return make_error(error_code::already_exists,
                       "workspace '" + id + "' already exists");
@@ -175,14 +176,16 @@ result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
   auto backend = backend_of(r);
   if (!backend)
     return backend.err();
-  auto rootfs = installed_rootfs(r.environment);
-  if (!rootfs)
-    return rootfs.err();
+  auto spec = sandbox_spec_for(store, r);
+  if ((*backend)->name() != "host") { // host-compat runs on the host's files
+    auto rootfs = installed_rootfs(r.environment);
+    if (!rootfs)
+      return rootfs.err();
+    spec.rootfs = *rootfs;
+  }
   auto agent = vmm::agent_binary();
   if (!agent)
     return agent.err();
-  auto spec = sandbox_spec_for(store, r);
-  spec.rootfs = *rootfs;
   spec.agent_binary = *agent;
   auto endpoint = (*backend)->boot(spec);
   if (!endpoint)

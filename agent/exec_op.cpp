@@ -1,0 +1,215 @@
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/confined_fs.hpp"
+#include "agent/ops.hpp"
+#include "agent/process_table.hpp"
+
+namespace pyro::agent {
+
+using nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t default_output_cap = 1u << 20;
+// After the command exits, output from what it left behind is read this
+// much longer before the rest of its process group is killed.
+constexpr int drain_grace_ms = 50;
+
+struct captured {
+  std::string text;
+  bool truncated = false;
+};
+
+void append_capped(captured& c, const char* data, size_t n, size_t cap) {
+  auto room = cap > c.text.size() ? cap - c.text.size() : 0;
+  c.text.append(data, std::min(n, room));
+  if (n > room)
+    c.truncated = true;
+}
+
+int pidfd_open(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+} // namespace
+
+status op_exec(const agent_context& ctx, const json& req, connection& conn) {
+  std::vector<std::string> argv;
+  if (auto a = req.find("argv"); a != req.end() && a->is_array()) {
+    for (const auto& word : *a)
+      if (word.is_string())
+        argv.push_back(word.get<std::string>());
+  } else if (auto c = req.find("command"); c != req.end() && c->is_string()) {
+    argv = {"/bin/sh", "-c", c->get<std::string>()};
+  }
+  if (argv.empty())
+    return make_error(error_code::invalid_argument,
+                      "exec needs a non-empty argv or a command string");
+  auto cwd_parts = workspace_components(req.value("cwd", "/workspace"));
+  if (!cwd_parts)
+    return cwd_parts.err();
+  auto cwd = open_beneath(ctx, ctx.workspace_fd, *cwd_parts,
+                          O_RDONLY | O_DIRECTORY);
+  if (!cwd)
+    return cwd.err();
+  auto timeout_s = req.value("timeout_seconds", 30.0);
+  if (!(timeout_s > 0) || timeout_s > 86400)
+    return make_error(error_code::invalid_argument,
+                      "timeout_seconds must be in (0, 86400]");
+  auto cap = req.value("max_output_bytes", default_output_cap);
+
+  // Everything the child needs is built before fork: after it, only
+  // async-signal-safe calls.
+  std::vector<std::string> env = {
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME=/root", "LANG=C.UTF-8", "TERM=xterm-256color",
+    "PWD=" + guest_path(*cwd_parts)};
+  if (auto e = req.find("env"); e != req.end() && e->is_object())
+    for (const auto& [key, value] : e->items())
+      if (value.is_string() && !key.empty()
+          && key.find('=') == std::string::npos)
+        env.push_back(key + "=" + value.get<std::string>());
+  std::vector<char*> c_argv;
+  for (auto& a : argv)
+    c_argv.push_back(a.data());
+  c_argv.push_back(nullptr);
+  std::vector<char*> c_env;
+  for (auto& e : env)
+    c_env.push_back(e.data());
+  c_env.push_back(nullptr);
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0
+      || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ::close(*cwd);
+    return make_error(error_code::resource_exhausted,
+                      std::string{"pipe: "} + std::strerror(errno));
+  }
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  auto started = clock_type::now();
+  pid_t pid = process_table::instance().fork_tracked();
+  if (pid == 0) {
+    ::setsid(); // its own process group, killed as one
+    ::dup2(null_fd >= 0 ? null_fd : out_pipe[0], 0);
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    if (::fchdir(*cwd) != 0)
+      ::_exit(126);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::execve(c_argv[0], c_argv.data(), c_env.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  ::close(*cwd);
+  if (null_fd >= 0)
+    ::close(null_fd);
+  if (pid < 0) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    return make_error(error_code::resource_exhausted,
+                      std::string{"fork: "} + std::strerror(errno));
+  }
+  int exit_fd = pidfd_open(pid);
+  auto deadline = started
+                  + std::chrono::milliseconds{
+                    static_cast<int64_t>(timeout_s * 1000)};
+  captured out;
+  captured err;
+  bool timed_out = false;
+  bool exited = exit_fd < 0; // already reaped: just drain
+  std::optional<clock_type::time_point> drain_until;
+  if (exited)
+    drain_until = clock_type::now()
+                  + std::chrono::milliseconds{drain_grace_ms};
+  int fds[2] = {out_pipe[0], err_pipe[0]};
+  captured* sinks[2] = {&out, &err};
+  char buf[65536];
+  while (fds[0] >= 0 || fds[1] >= 0) {
+    auto now = clock_type::now();
+    auto until = drain_until ? std::min(*drain_until, deadline) : deadline;
+    if (now >= until) {
+      timed_out = !drain_until || now >= deadline;
+      break;
+    }
+    pollfd pfds[3];
+    int n = 0;
+    for (int fd : fds)
+      if (fd >= 0)
+        pfds[n++] = {fd, POLLIN, 0};
+    if (!exited)
+      pfds[n++] = {exit_fd, POLLIN, 0};
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until
+                                                                    - now)
+                .count();
+    int ready = ::poll(pfds, static_cast<nfds_t>(n), static_cast<int>(ms) + 1);
+    if (ready < 0 && errno != EINTR)
+      break;
+    for (int i = 0; i < n; ++i) {
+      if (pfds[i].revents == 0)
+        continue;
+      if (pfds[i].fd == exit_fd) {
+        exited = true;
+        drain_until = clock_type::now()
+                      + std::chrono::milliseconds{drain_grace_ms};
+        continue;
+      }
+      int slot = pfds[i].fd == fds[0] ? 0 : 1;
+      auto got = ::read(pfds[i].fd, buf, sizeof(buf));
+      if (got > 0) {
+        append_capped(*sinks[slot], buf, static_cast<size_t>(got), cap);
+      } else if (got == 0 || errno != EINTR) {
+        ::close(fds[slot]);
+        fds[slot] = -1;
+      }
+    }
+  }
+  // Whatever is left of the group, timed out or left in the background,
+  // goes now: an exec never leaves a process behind.
+  ::kill(-pid, SIGKILL);
+  for (int fd : fds)
+    if (fd >= 0)
+      ::close(fd);
+  if (exit_fd >= 0)
+    ::close(exit_fd);
+  auto wstatus = process_table::instance().wait(
+    pid, clock_type::now() + std::chrono::seconds{10});
+  auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    clock_type::now() - started)
+                    .count();
+  int exit_code = -1;
+  int signal = 0;
+  if (wstatus) {
+    if (WIFEXITED(*wstatus))
+      exit_code = WEXITSTATUS(*wstatus);
+    else if (WIFSIGNALED(*wstatus))
+      signal = WTERMSIG(*wstatus);
+  } else {
+    process_table::instance().forget(pid);
+  }
+  if (timed_out) {
+    exit_code = -1;
+    signal = SIGKILL;
+  }
+  return conn.reply(json{{"exit_code", exit_code},
+                         {"signal", signal},
+                         {"timed_out", timed_out},
+                         {"stdout", out.text},
+                         {"stderr", err.text},
+                         {"truncated", out.truncated || err.truncated},
+                         {"duration_ms", duration}});
+}
+
+} // namespace pyro::agent

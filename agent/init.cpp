@@ -1,0 +1,71 @@
+#include "agent/init.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/process_table.hpp"
+
+namespace pyro::agent {
+
+namespace {
+
+extern "C" void on_terminate(int) {
+  // Flush what the sandbox wrote, then go; as PID 1 this ends the sandbox.
+  ::sync();
+  ::_exit(0);
+}
+
+void mount_quietly(const char* source, const char* target, const char* type,
+                   unsigned long flags, const char* data = nullptr) {
+  ::mkdir(target, 0755);
+  ::mount(source, target, type, flags, data);
+}
+
+// A VM's PID 1 has nothing mounted; a sandbox's launcher did it already.
+void init_duties() {
+  mount_quietly("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  mount_quietly("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  mount_quietly("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  mount_quietly("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                "ptmxmode=0666,mode=620");
+  mount_quietly("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  mount_quietly("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+}
+
+} // namespace
+
+status prepare(agent_context& ctx) {
+  if (::getpid() == 1 && ctx.mode == "vm")
+    init_duties();
+  else if (::getpid() != 1)
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGTERM, on_terminate);
+  ::signal(SIGINT, on_terminate);
+  if (const char* v = std::getenv("PYRO_AGENT_NO_OPENAT2"); v && *v == '1')
+    ctx.no_openat2 = true;
+  ctx.root_fd = ::open(ctx.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (ctx.root_fd < 0)
+    return make_error(error_code::failed_precondition,
+                      "cannot open the root " + ctx.root + ": "
+                        + std::strerror(errno));
+  ::mkdirat(ctx.root_fd, "workspace", 0755);
+  ctx.workspace_fd = ::openat(ctx.root_fd, "workspace",
+                              O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (ctx.workspace_fd < 0)
+    return make_error(error_code::failed_precondition,
+                      "cannot open " + ctx.root + "/workspace: "
+                        + std::strerror(errno));
+  process_table::instance().start_reaper();
+  return {};
+}
+
+} // namespace pyro::agent

@@ -1,0 +1,140 @@
+#include "messages/wire/agent_client.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <thread>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "messages/wire/frame.hpp"
+
+namespace pyro::wire {
+
+namespace {
+
+std::atomic<uint64_t> next_id{1};
+
+class fd_closer {
+public:
+  explicit fd_closer(int fd) : fd_(fd) {
+    // nop
+  }
+  ~fd_closer() {
+    ::close(fd_);
+  }
+  fd_closer(const fd_closer&) = delete;
+  fd_closer& operator=(const fd_closer&) = delete;
+
+private:
+  int fd_;
+};
+
+} // namespace
+
+agent_client::agent_client(std::string socket_path,
+                           std::chrono::milliseconds connect_timeout)
+  : socket_path_(std::move(socket_path)), connect_timeout_(connect_timeout) {
+  // nop
+}
+
+result<int> agent_client::connect() const {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path_.size() >= sizeof(addr.sun_path))
+    return make_error(error_code::invalid_argument,
+                      "agent socket path is too long: " + socket_path_);
+  std::memcpy(addr.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
+  auto deadline = std::chrono::steady_clock::now() + connect_timeout_;
+  for (;;) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      return make_error(error_code::resource_exhausted,
+                        std::string{"socket: "} + std::strerror(errno));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0)
+      return fd;
+    int err = errno;
+    ::close(fd);
+    // A busy backlog (EAGAIN) is worth a retry; a missing socket is not.
+    if ((err != EAGAIN && err != EINTR)
+        || std::chrono::steady_clock::now() >= deadline)
+      return make_error(error_code::unavailable,
+                        "cannot reach the agent at " + socket_path_ + ": "
+                          + std::strerror(err),
+                        "is the workspace running? `pyro workspace status` "
+                        "tells");
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});
+  }
+}
+
+result<nlohmann::json> agent_client::call(std::string_view op,
+                                          nlohmann::json args,
+                                          const chunk_source* upload,
+                                          const chunk_sink* download,
+                                          std::chrono::milliseconds timeout) {
+  auto fd = connect();
+  if (!fd)
+    return fd.err();
+  fd_closer closer{*fd};
+  auto id = next_id++;
+  args["op"] = op;
+  args["id"] = id;
+  if (upload != nullptr)
+    args["upload"] = true;
+  auto header = args.dump(-1, ' ', false,
+                          nlohmann::json::error_handler_t::replace);
+  if (auto sent = write_frame(*fd, frame_kind::header, header); !sent)
+    return sent.err();
+  if (upload != nullptr) {
+    for (;;) {
+      auto chunk = (*upload)();
+      if (!chunk)
+        return chunk.err();
+      if (chunk->empty())
+        break;
+      for (size_t off = 0; off < chunk->size(); off += max_chunk_bytes) {
+        auto piece = std::string_view{*chunk}.substr(off, max_chunk_bytes);
+        if (auto sent = write_frame(*fd, frame_kind::data, piece); !sent)
+          return sent.err();
+      }
+    }
+    if (auto sent = write_frame(*fd, frame_kind::end, {}); !sent)
+      return sent.err();
+  }
+  auto ms = static_cast<int>(
+    std::min<int64_t>(timeout.count(), std::numeric_limits<int>::max()));
+  auto reply = read_frame(*fd, ms);
+  if (!reply)
+    return reply.err();
+  if (reply->kind != frame_kind::header)
+    return make_error(error_code::internal,
+                      "the agent replied with a data frame first");
+  auto j = nlohmann::json::parse(reply->body, nullptr, false);
+  if (!j.is_object())
+    return make_error(error_code::internal,
+                      "the agent's reply is not a JSON object");
+  if (!j.value("ok", false))
+    return error_from_json(j);
+  if (j.value("stream", false)) {
+    for (;;) {
+      auto f = read_frame(*fd, ms);
+      if (!f)
+        return f.err();
+      if (f->kind == frame_kind::end)
+        break;
+      if (f->kind == frame_kind::header) { // a failure part-way through
+        auto tail = nlohmann::json::parse(f->body, nullptr, false);
+        return error_from_json(tail);
+      }
+      if (download != nullptr)
+        if (auto taken = (*download)(f->body); !taken)
+          return taken.err();
+    }
+  }
+  return j.value("result", nlohmann::json::object());
+}
+
+} // namespace pyro::wire
