@@ -162,9 +162,10 @@ result<packed_archive> pack_for_import(const fs::path& source,
       archive_read_disk_descend(in.get());
     }
     std::vector<std::string> parts;
-    if (name.empty() || name.front() == '/' || !normalise(name, parts)
-        || parts.empty())
+    if (name.empty() || name.front() == '/' || !normalise(name, parts))
       return fail(refused(name, "absolute paths and '..' are not allowed"));
+    if (parts.empty())
+      continue; // "./": the archive's root itself, which is the destination
     auto clean = join(parts);
     if (const char* hard = archive_entry_hardlink(entry); hard != nullptr) {
       std::vector<std::string> target_parts;
