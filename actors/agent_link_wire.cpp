@@ -100,8 +100,8 @@ public:
 
   result<std::vector<file_info>> list(const std::string& path,
                                       bool recursive) override {
-    auto reply = client_.call("list", {{"path", path},
-                                       {"recursive", recursive}});
+    auto reply
+      = client_.call("list", {{"path", path}, {"recursive", recursive}});
     if (!reply)
       return reply.err();
     std::vector<file_info> out;
@@ -118,16 +118,15 @@ public:
     return out;
   }
 
-  result<std::pair<std::string, bool>>
-  read_file(const std::string& path, uint64_t max_bytes) override {
+  result<std::pair<std::string, bool>> read_file(const std::string& path,
+                                                 uint64_t max_bytes) override {
     std::string content;
     wire::chunk_sink sink = [&](std::string_view bytes) -> status {
       content.append(bytes);
       return {};
     };
-    auto reply = client_.call("read", {{"path", path},
-                                       {"max_bytes", max_bytes}},
-                              nullptr, &sink);
+    auto reply = client_.call(
+      "read", {{"path", path}, {"max_bytes", max_bytes}}, nullptr, &sink);
     if (!reply)
       return reply.err();
     return std::pair{std::move(content), reply->value("truncated", false)};

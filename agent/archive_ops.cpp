@@ -148,8 +148,7 @@ status merge_into(int from, int to) {
 
 } // namespace
 
-status op_import(const agent_context& ctx, const json& req,
-                 connection& conn) {
+status op_import(const agent_context& ctx, const json& req, connection& conn) {
   auto fail = [&](error err) -> status {
     static_cast<void>(conn.drain_upload());
     return err;
@@ -211,8 +210,7 @@ status op_import(const agent_context& ctx, const json& req,
     if (++entries > max_entries)
       return discard(make_error(error_code::resource_exhausted,
                                 "the archive has more than "
-                                  + std::to_string(max_entries)
-                                  + " entries"));
+                                  + std::to_string(max_entries) + " entries"));
     if (m.type != '0' && m.type != '7' && m.type != '5' && m.type != '2'
         && m.type != '1')
       return discard(refused(clean, "device nodes, FIFOs and other special "
@@ -246,14 +244,13 @@ status op_import(const agent_context& ctx, const json& req,
         return discard(refused(clean, "hard link to '" + m.link
                                         + "', which is not an earlier "
                                           "entry"));
-      auto tparent = make_dirs(staging.get(), target, target.size() - 1,
-                               clean);
+      auto tparent = make_dirs(staging.get(), target, target.size() - 1, clean);
       if (!tparent)
         return discard(tparent.err());
       fd_guard tdir{*tparent};
       ::unlinkat(dir.get(), leaf.c_str(), 0);
-      if (::linkat(tdir.get(), target.back().c_str(), dir.get(),
-                   leaf.c_str(), 0)
+      if (::linkat(tdir.get(), target.back().c_str(), dir.get(), leaf.c_str(),
+                   0)
           != 0)
         return discard(path_error("cannot link", clean, errno));
     } else {
@@ -263,10 +260,9 @@ status op_import(const agent_context& ctx, const json& req,
                                   "the archive holds more than "
                                     + std::to_string(max_bytes) + " bytes"));
       ::unlinkat(dir.get(), leaf.c_str(), 0);
-      fd_guard out{::openat(dir.get(), leaf.c_str(),
-                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
-                              | O_CLOEXEC,
-                            mode)};
+      fd_guard out{
+        ::openat(dir.get(), leaf.c_str(),
+                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)};
       if (out.get() < 0)
         return discard(path_error("cannot create", clean, errno));
       for (;;) {
@@ -297,8 +293,8 @@ status op_import(const agent_context& ctx, const json& req,
   if (!dest->empty() && target) {
     ::mkdirat(target_parent.get(), dest->back().c_str(), 0755);
   }
-  auto dest_fd = open_beneath(ctx, ctx.workspace_fd, *dest,
-                              O_RDONLY | O_DIRECTORY);
+  auto dest_fd
+    = open_beneath(ctx, ctx.workspace_fd, *dest, O_RDONLY | O_DIRECTORY);
   if (!dest_fd) {
     static_cast<void>(remove_tree(ctx.root_fd, staging_name));
     return dest_fd.err();
@@ -308,21 +304,18 @@ status op_import(const agent_context& ctx, const json& req,
   static_cast<void>(remove_tree(ctx.root_fd, staging_name));
   if (!merged)
     return merged;
-  return conn.reply(json{{"dest", guest_path(*dest)},
-                         {"entries", entries},
-                         {"bytes", bytes}});
+  return conn.reply(
+    json{{"dest", guest_path(*dest)}, {"entries", entries}, {"bytes", bytes}});
 }
 
-status op_export(const agent_context& ctx, const json& req,
-                 connection& conn) {
+status op_export(const agent_context& ctx, const json& req, connection& conn) {
   auto path = string_field(req, "path");
   if (!path)
     return path.err();
   auto parts = workspace_components(*path);
   if (!parts)
     return parts.err();
-  auto top = open_beneath(ctx, ctx.workspace_fd, *parts,
-                          O_PATH | O_NOFOLLOW);
+  auto top = open_beneath(ctx, ctx.workspace_fd, *parts, O_PATH | O_NOFOLLOW);
   if (!top)
     return top.err();
   fd_guard top_fd{*top};
@@ -333,17 +326,15 @@ status op_export(const agent_context& ctx, const json& req,
   if (root->type == "other")
     return make_error(error_code::failed_precondition,
                       *path + " is not a file, directory or symlink");
-  fd_guard dir{root->type == "directory"
-                 ? ::openat(top_fd.get(), ".",
-                            O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                 : -1};
+  fd_guard dir{root->type == "directory" ? ::openat(
+                 top_fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                                         : -1};
   // Count first, so the reply header can say what follows.
   uint64_t entries = 1;
   uint64_t bytes = root->type == "file" ? root->size : 0;
   if (dir.get() >= 0) {
     auto counted = walk_tree(dir.get(), root_name, true,
-                             [&](const walk_entry& e, int,
-                                 const std::string&) {
+                             [&](const walk_entry& e, int, const std::string&) {
                                if (e.type != "other")
                                  ++entries;
                                if (e.type == "file")
@@ -358,16 +349,17 @@ status op_export(const agent_context& ctx, const json& req,
                                       {"bytes", bytes}});
       !s)
     return s;
-  wire::tar_writer tar{[&](std::string_view b) { return conn.send(b); }};
+  wire::tar_writer tar{[&](std::string_view b) {
+    return conn.send(b);
+  }};
   char buf[1 << 16];
   auto stream_file = [&](int fd, const walk_entry& e) -> status {
     if (auto s = tar.begin_file(e.path, e.mode, e.size, 0); !s)
       return s;
     uint64_t left = e.size;
     while (left > 0) {
-      auto n = ::read(fd, buf,
-                      static_cast<size_t>(std::min<uint64_t>(left,
-                                                             sizeof(buf))));
+      auto n = ::read(
+        fd, buf, static_cast<size_t>(std::min<uint64_t>(left, sizeof(buf))));
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
@@ -380,24 +372,24 @@ status op_export(const agent_context& ctx, const json& req,
     }
     return {};
   };
-  auto add = [&](const walk_entry& e, int parent,
-                 const std::string& name) -> status {
+  auto add
+    = [&](const walk_entry& e, int parent, const std::string& name) -> status {
     if (e.type == "directory")
       return tar.add_directory(e.path, e.mode, 0);
     if (e.type == "symlink")
       return tar.add_symlink(e.path, e.link, 0);
     if (e.type != "file")
       return {}; // sockets and FIFOs have no portable form; skipped
-    fd_guard f{::openat(parent, name.c_str(),
-                        O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
+    fd_guard f{
+      ::openat(parent, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
     if (f.get() < 0)
       return path_error("cannot open", e.path, errno);
     return stream_file(f.get(), e);
   };
   status written;
   if (root->type == "file") {
-    auto file = open_beneath(ctx, ctx.workspace_fd, *parts,
-                             O_RDONLY | O_NOFOLLOW);
+    auto file
+      = open_beneath(ctx, ctx.workspace_fd, *parts, O_RDONLY | O_NOFOLLOW);
     if (!file)
       return file.err();
     fd_guard owner{*file};

@@ -24,8 +24,8 @@ int openat2_beneath(int dir_fd, const std::string& rel, int flags,
 }
 
 // The fallback: component by component, never following a symlink.
-int walk_beneath(int dir_fd, const std::vector<std::string>& parts,
-                 int flags, unsigned mode) {
+int walk_beneath(int dir_fd, const std::vector<std::string>& parts, int flags,
+                 unsigned mode) {
   if (parts.empty())
     return ::openat(dir_fd, ".", flags | O_CLOEXEC);
   int cur = ::openat(dir_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -42,8 +42,8 @@ int walk_beneath(int dir_fd, const std::vector<std::string>& parts,
     }
     cur = next;
   }
-  int fd = ::openat(cur, parts.back().c_str(),
-                    flags | O_NOFOLLOW | O_CLOEXEC, mode);
+  int fd
+    = ::openat(cur, parts.back().c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
   int err = errno;
   ::close(cur);
   errno = err;
@@ -94,8 +94,9 @@ error path_error(const std::string& what, const std::string& path, int err) {
     return make_error(error_code::not_found, path + " does not exist");
   if (err == EXDEV || err == ELOOP)
     return make_error(error_code::invalid_argument,
-                      path + " resolves outside /workspace through a "
-                             "symlink",
+                      path
+                        + " resolves outside /workspace through a "
+                          "symlink",
                       "symlinks may not lead out of /workspace");
   if (err == EEXIST)
     return make_error(error_code::already_exists, path + " already exists");
@@ -143,8 +144,8 @@ result<int> open_parent(const agent_context& ctx,
       std::vector<std::string> prefix(dirs.begin(),
                                       dirs.begin() + static_cast<long>(i));
       std::vector<std::string> above(prefix.begin(), prefix.end() - 1);
-      auto parent = open_beneath(ctx, ctx.workspace_fd, above,
-                                 O_PATH | O_DIRECTORY);
+      auto parent
+        = open_beneath(ctx, ctx.workspace_fd, above, O_PATH | O_DIRECTORY);
       if (!parent)
         return parent.err();
       int rc = ::mkdirat(*parent, prefix.back().c_str(), 0755);

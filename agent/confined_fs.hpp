@@ -20,8 +20,8 @@ result<std::vector<std::string>> workspace_components(const std::string& path);
 
 /// Opens `components` beneath `dir_fd` with open(2) `flags` and `mode`.
 result<int> open_beneath(const agent_context& ctx, int dir_fd,
-                         const std::vector<std::string>& components,
-                         int flags, unsigned mode = 0);
+                         const std::vector<std::string>& components, int flags,
+                         unsigned mode = 0);
 
 /// Opens the directory that holds the last component, creating missing
 /// directories when `create_parents`; returns its fd (O_DIRECTORY).

@@ -49,19 +49,18 @@ status connection::drain_upload() {
 
 status connection::reply(const json& result) {
   replied_ = true;
-  return wire::write_frame(fd_, wire::frame_kind::header,
-                           text(json{{"id", id_}, {"ok", true},
-                                     {"result", result}}));
+  return wire::write_frame(
+    fd_, wire::frame_kind::header,
+    text(json{{"id", id_}, {"ok", true}, {"result", result}}));
 }
 
 status connection::begin_stream(const json& result) {
   replied_ = true;
   streaming_ = true;
-  return wire::write_frame(fd_, wire::frame_kind::header,
-                           text(json{{"id", id_},
-                                     {"ok", true},
-                                     {"stream", true},
-                                     {"result", result}}));
+  return wire::write_frame(
+    fd_, wire::frame_kind::header,
+    text(
+      json{{"id", id_}, {"ok", true}, {"stream", true}, {"result", result}}));
 }
 
 status connection::send(std::string_view bytes) {

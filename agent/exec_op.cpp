@@ -60,8 +60,8 @@ status op_exec(const agent_context& ctx, const json& req, connection& conn) {
   auto cwd_parts = workspace_components(req.value("cwd", "/workspace"));
   if (!cwd_parts)
     return cwd_parts.err();
-  auto cwd = open_beneath(ctx, ctx.workspace_fd, *cwd_parts,
-                          O_RDONLY | O_DIRECTORY);
+  auto cwd
+    = open_beneath(ctx, ctx.workspace_fd, *cwd_parts, O_RDONLY | O_DIRECTORY);
   if (!cwd)
     return cwd.err();
   auto timeout_s = req.value("timeout_seconds", 30.0);
@@ -72,10 +72,10 @@ status op_exec(const agent_context& ctx, const json& req, connection& conn) {
 
   // Everything the child needs is built before fork: after it, only
   // async-signal-safe calls.
-  std::vector<std::string> env = {
-    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "HOME=/root", "LANG=C.UTF-8", "TERM=xterm-256color",
-    "PWD=" + guest_path(*cwd_parts)};
+  std::vector<std::string> env
+    = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+       "HOME=/root", "LANG=C.UTF-8", "TERM=xterm-256color",
+       "PWD=" + guest_path(*cwd_parts)};
   if (auto e = req.find("env"); e != req.end() && e->is_object())
     for (const auto& [key, value] : e->items())
       if (value.is_string() && !key.empty()
@@ -91,8 +91,7 @@ status op_exec(const agent_context& ctx, const json& req, connection& conn) {
   c_env.push_back(nullptr);
   int out_pipe[2];
   int err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0
-      || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
     ::close(*cwd);
     return make_error(error_code::resource_exhausted,
                       std::string{"pipe: "} + std::strerror(errno));
@@ -123,17 +122,16 @@ status op_exec(const agent_context& ctx, const json& req, connection& conn) {
                       std::string{"fork: "} + std::strerror(errno));
   }
   int exit_fd = pidfd_open(pid);
-  auto deadline = started
-                  + std::chrono::milliseconds{
-                    static_cast<int64_t>(timeout_s * 1000)};
+  auto deadline
+    = started
+      + std::chrono::milliseconds{static_cast<int64_t>(timeout_s * 1000)};
   captured out;
   captured err;
   bool timed_out = false;
   bool exited = exit_fd < 0; // already reaped: just drain
   std::optional<clock_type::time_point> drain_until;
   if (exited)
-    drain_until = clock_type::now()
-                  + std::chrono::milliseconds{drain_grace_ms};
+    drain_until = clock_type::now() + std::chrono::milliseconds{drain_grace_ms};
   int fds[2] = {out_pipe[0], err_pipe[0]};
   captured* sinks[2] = {&out, &err};
   char buf[65536];
@@ -151,8 +149,7 @@ status op_exec(const agent_context& ctx, const json& req, connection& conn) {
         pfds[n++] = {fd, POLLIN, 0};
     if (!exited)
       pfds[n++] = {exit_fd, POLLIN, 0};
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until
-                                                                    - now)
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now)
                 .count();
     int ready = ::poll(pfds, static_cast<nfds_t>(n), static_cast<int>(ms) + 1);
     if (ready < 0 && errno != EINTR)
@@ -162,8 +159,8 @@ status op_exec(const agent_context& ctx, const json& req, connection& conn) {
         continue;
       if (pfds[i].fd == exit_fd) {
         exited = true;
-        drain_until = clock_type::now()
-                      + std::chrono::milliseconds{drain_grace_ms};
+        drain_until
+          = clock_type::now() + std::chrono::milliseconds{drain_grace_ms};
         continue;
       }
       int slot = pfds[i].fd == fds[0] ? 0 : 1;

@@ -47,8 +47,8 @@ result<std::vector<std::string>> path_of(const json& req) {
 }
 
 json entry_json(const walk_entry& e) {
-  json j{{"path", e.path}, {"type", e.type}, {"mode", e.mode},
-         {"size", e.size}};
+  json j{
+    {"path", e.path}, {"type", e.type}, {"mode", e.mode}, {"size", e.size}};
   j["link_target"] = e.type == "symlink" ? json(e.link) : json(nullptr);
   return j;
 }
@@ -62,8 +62,8 @@ std::string hex64(uint64_t v) {
 }
 
 result<std::string> hash_file(int dir_fd, const std::string& name) {
-  fd_guard fd{::openat(dir_fd, name.c_str(),
-                       O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
+  fd_guard fd{
+    ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
   if (fd.get() < 0)
     return path_error("cannot open", name, errno);
   XXH3_state_t* st = XXH3_createState();
@@ -106,17 +106,17 @@ status op_list(const agent_context& ctx, const json& req, connection& conn) {
   auto parts = path_of(req);
   if (!parts)
     return parts.err();
-  auto dir = open_beneath(ctx, ctx.workspace_fd, *parts,
-                          O_RDONLY | O_DIRECTORY);
+  auto dir
+    = open_beneath(ctx, ctx.workspace_fd, *parts, O_RDONLY | O_DIRECTORY);
   if (!dir)
     return dir.err();
   json entries = json::array();
-  auto walked = walk_tree(*dir, guest_path(*parts),
-                          req.value("recursive", false),
-                          [&](const walk_entry& e, int, const std::string&) {
-                            entries.push_back(entry_json(e));
-                            return status{};
-                          });
+  auto walked
+    = walk_tree(*dir, guest_path(*parts), req.value("recursive", false),
+                [&](const walk_entry& e, int, const std::string&) {
+                  entries.push_back(entry_json(e));
+                  return status{};
+                });
   if (!walked)
     return walked;
   return conn.reply(json{{"entries", std::move(entries)}});
@@ -127,8 +127,7 @@ status op_read(const agent_context& ctx, const json& req, connection& conn) {
   if (!parts)
     return parts.err();
   auto max = req.value("max_bytes", uint64_t{65536});
-  auto fd = open_beneath(ctx, ctx.workspace_fd, *parts,
-                         O_RDONLY | O_NOFOLLOW);
+  auto fd = open_beneath(ctx, ctx.workspace_fd, *parts, O_RDONLY | O_NOFOLLOW);
   if (!fd)
     return fd.err();
   fd_guard guard{*fd};
@@ -138,16 +137,15 @@ status op_read(const agent_context& ctx, const json& req, connection& conn) {
                       guest_path(*parts) + " is not a regular file");
   auto size = static_cast<uint64_t>(st.st_size);
   bool truncated = size > max;
-  if (auto s = conn.begin_stream(json{{"size", size},
-                                      {"truncated", truncated}});
+  if (auto s
+      = conn.begin_stream(json{{"size", size}, {"truncated", truncated}});
       !s)
     return s;
   uint64_t left = std::min(size, max);
   char buf[1 << 16];
   while (left > 0) {
     auto n = ::read(guard.get(), buf,
-                    static_cast<size_t>(std::min<uint64_t>(left,
-                                                           sizeof(buf))));
+                    static_cast<size_t>(std::min<uint64_t>(left, sizeof(buf))));
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -203,14 +201,12 @@ status op_write(const agent_context& ctx, const json& req, connection& conn) {
   ::fchmod(fd.get(), mode);
   if (::fsync(fd.get()) != 0)
     return fail(path_error("cannot sync", guest_path(*parts), errno));
-  if (::renameat(dir.get(), tmp.c_str(), dir.get(), parts->back().c_str())
-      != 0)
+  if (::renameat(dir.get(), tmp.c_str(), dir.get(), parts->back().c_str()) != 0)
     return fail(path_error("cannot replace", guest_path(*parts), errno));
   return conn.reply(json{{"path", guest_path(*parts)}, {"bytes", written}});
 }
 
-status op_delete(const agent_context& ctx, const json& req,
-                 connection& conn) {
+status op_delete(const agent_context& ctx, const json& req, connection& conn) {
   auto parts = path_of(req);
   if (!parts)
     return parts.err();
@@ -236,8 +232,8 @@ status op_delete(const agent_context& ctx, const json& req,
 }
 
 status op_manifest(const agent_context& ctx, const json&, connection& conn) {
-  fd_guard root{::openat(ctx.workspace_fd, ".",
-                         O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  fd_guard root{
+    ::openat(ctx.workspace_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
   if (root.get() < 0)
     return path_error("cannot open", "/workspace", errno);
   // Streamed: a large tree's manifest is larger than a header frame.

@@ -99,7 +99,8 @@ status walk_tree(int dir_fd, const std::string& base, bool recursive,
 status remove_tree(int dir_fd, const std::string& name) {
   struct stat st {};
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return errno == ENOENT ? status{} : path_error("cannot remove", name, errno);
+    return errno == ENOENT ? status{}
+                           : path_error("cannot remove", name, errno);
   if (S_ISDIR(st.st_mode)) {
     int sub = ::openat(dir_fd, name.c_str(),
                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

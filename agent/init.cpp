@@ -62,8 +62,8 @@ status prepare(agent_context& ctx) {
                               O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (ctx.workspace_fd < 0)
     return make_error(error_code::failed_precondition,
-                      "cannot open " + ctx.root + "/workspace: "
-                        + std::strerror(errno));
+                      "cannot open " + ctx.root
+                        + "/workspace: " + std::strerror(errno));
   process_table::instance().start_reaper();
   return {};
 }

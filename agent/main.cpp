@@ -30,13 +30,14 @@ int main(int argc, char** argv) {
     else if (arg == "--sandbox")
       sandbox = true;
     else if (arg == "--version") {
-      std::printf("pyro-agent %s (protocol %d)\n",
-                  pyro::agent::agent_version, pyro::agent::protocol_version);
+      std::printf("pyro-agent %s (protocol %d)\n", pyro::agent::agent_version,
+                  pyro::agent::protocol_version);
       return 0;
     } else {
-      std::fprintf(stderr, "pyro-agent: unknown argument '%s'\n"
-                           "usage: pyro-agent --listen unix:PATH "
-                           "[--root DIR] [--sandbox]\n",
+      std::fprintf(stderr,
+                   "pyro-agent: unknown argument '%s'\n"
+                   "usage: pyro-agent --listen unix:PATH "
+                   "[--root DIR] [--sandbox]\n",
                    arg.c_str());
       return 2;
     }

@@ -11,8 +11,8 @@
 
 namespace pyro::agent {
 
-using handler = status (*)(const agent_context&, const nlohmann::json&,
-                           connection&);
+using handler
+  = status (*)(const agent_context&, const nlohmann::json&, connection&);
 
 status op_hello(const agent_context&, const nlohmann::json&, connection&);
 status op_exec(const agent_context&, const nlohmann::json&, connection&);

@@ -14,7 +14,9 @@ process_table& process_table::instance() {
 }
 
 void process_table::start_reaper() {
-  std::thread{[this] { reap_loop(); }}.detach();
+  std::thread{[this] {
+    reap_loop();
+  }}.detach();
 }
 
 pid_t process_table::fork_tracked() {
@@ -49,8 +51,7 @@ void process_table::reap_loop() {
 }
 
 std::optional<int>
-process_table::wait(pid_t pid,
-                    std::chrono::steady_clock::time_point deadline) {
+process_table::wait(pid_t pid, std::chrono::steady_clock::time_point deadline) {
   std::unique_lock<std::mutex> lock{mtx_};
   if (!changed_.wait_until(lock, deadline,
                            [&] { return exited_.count(pid) != 0; }))

@@ -42,16 +42,15 @@ void serve_connection(const agent_context& ctx, int fd) {
     }
     if (f->kind != wire::frame_kind::header
         || f->body.size() > max_request_bytes) {
-      static_cast<void>(conn.reply_error(make_error(
-        error_code::invalid_argument,
-        "expected a request header frame of at most 1 MiB")));
+      static_cast<void>(conn.reply_error(
+        make_error(error_code::invalid_argument,
+                   "expected a request header frame of at most 1 MiB")));
       break;
     }
     auto req = json::parse(f->body, nullptr, false);
     if (!req.is_object()) {
-      static_cast<void>(conn.reply_error(
-        make_error(error_code::invalid_argument,
-                   "the request is not a JSON object")));
+      static_cast<void>(conn.reply_error(make_error(
+        error_code::invalid_argument, "the request is not a JSON object")));
       break;
     }
     int64_t id = 0;
@@ -108,7 +107,9 @@ status serve(const agent_context& ctx, const std::string& socket_path) {
       continue;
     }
     ++open_connections;
-    std::thread{[&ctx, fd] { serve_connection(ctx, fd); }}.detach();
+    std::thread{[&ctx, fd] {
+      serve_connection(ctx, fd);
+    }}.detach();
   }
 }
 

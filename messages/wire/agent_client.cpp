@@ -84,8 +84,8 @@ result<nlohmann::json> agent_client::call(std::string_view op,
   args["id"] = id;
   if (upload != nullptr)
     args["upload"] = true;
-  auto header = args.dump(-1, ' ', false,
-                          nlohmann::json::error_handler_t::replace);
+  auto header
+    = args.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (auto sent = write_frame(*fd, frame_kind::header, header); !sent)
     return sent.err();
   if (upload != nullptr) {

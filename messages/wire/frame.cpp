@@ -70,13 +70,12 @@ result<std::pair<frame_kind, uint32_t>> parse_prefix(const uint8_t* p) {
   uint32_t length = (uint32_t{p[1]} << 24) | (uint32_t{p[2]} << 16)
                     | (uint32_t{p[3]} << 8) | uint32_t{p[4]};
   auto kind = static_cast<frame_kind>(p[0]);
-  uint32_t cap = kind == frame_kind::header ? max_header_bytes
-                                            : max_chunk_bytes;
+  uint32_t cap
+    = kind == frame_kind::header ? max_header_bytes : max_chunk_bytes;
   if (length > cap)
     return make_error(error_code::resource_exhausted,
                       "frame of " + std::to_string(length)
-                        + " bytes exceeds the limit of "
-                        + std::to_string(cap));
+                        + " bytes exceeds the limit of " + std::to_string(cap));
   if (kind == frame_kind::end && length != 0)
     return make_error(error_code::invalid_argument,
                       "an end frame must be empty");

@@ -14,8 +14,7 @@ using header_block = std::array<char, block>;
 
 void put_string(header_block& h, size_t offset, size_t width,
                 const std::string& value) {
-  std::memcpy(h.data() + offset, value.data(),
-              std::min(width, value.size()));
+  std::memcpy(h.data() + offset, value.data(), std::min(width, value.size()));
 }
 
 void put_octal(header_block& h, size_t offset, size_t width, uint64_t value) {
@@ -127,9 +126,9 @@ status tar_writer::header(const tar_member& m) {
 
 status tar_writer::pad_file() {
   if (file_left_ != 0)
-    return make_error(error_code::internal,
-                      "tar member ended " + std::to_string(file_left_)
-                        + " bytes short");
+    return make_error(error_code::internal, "tar member ended "
+                                              + std::to_string(file_left_)
+                                              + " bytes short");
   auto rest = file_size_ % block;
   file_size_ = 0;
   if (rest == 0)
@@ -230,8 +229,8 @@ result<std::optional<tar_member>> tar_reader::next() {
       return std::optional<tar_member>{};
     }
     bool ok = true;
-    unsigned stored = static_cast<unsigned>(parse_number(h.data() + 148, 8,
-                                                         ok));
+    unsigned stored
+      = static_cast<unsigned>(parse_number(h.data() + 148, 8, ok));
     std::memset(h.data() + 148, ' ', 8);
     unsigned sum = 0;
     for (char c : h)

@@ -24,8 +24,8 @@ inline void install_busybox_environment(const std::filesystem::path& cache) {
   auto dir = cache / "busybox";
   auto rootfs = dir / "rootfs";
   fs::create_directories(rootfs / "bin");
-  for (const char* d : {"workspace", "tmp", "etc", "root", "proc", "sys",
-                        "dev", "run", "usr/bin"})
+  for (const char* d : {"workspace", "tmp", "etc", "root", "proc", "sys", "dev",
+                        "run", "usr/bin"})
     fs::create_directories(rootfs / d);
   fs::copy_file("/bin/busybox", rootfs / "bin" / "busybox",
                 fs::copy_options::overwrite_existing);
@@ -59,10 +59,10 @@ struct sandbox_fixture {
 
   process_output pyro(std::vector<std::string> args) const {
     args.insert(args.begin(), PYRO_BIN);
-    return run_process(args, {{"PYRO_HOME", home.path().string()},
-                              {"PYRO_ENVIRONMENT_CACHE_DIR",
-                               cache.path().string()},
-                              {"PYRO_BACKEND", ""}});
+    return run_process(args,
+                       {{"PYRO_HOME", home.path().string()},
+                        {"PYRO_ENVIRONMENT_CACHE_DIR", cache.path().string()},
+                        {"PYRO_BACKEND", ""}});
   }
 
   nlohmann::json pyro_json(std::vector<std::string> args,

@@ -36,8 +36,7 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   CHECK(exec(id, "mount -t tmpfs none /mnt")["exit_code"] != 0);
   CHECK(exec(id, "insmod /nonexistent.ko")["exit_code"] != 0);
   CHECK(out(id, "grep NoNewPrivs /proc/self/status") == "NoNewPrivs:\t1\n");
-  CHECK_THAT(out(id, "grep Seccomp: /proc/self/status"),
-             Catch::Contains("2"));
+  CHECK_THAT(out(id, "grep Seccomp: /proc/self/status"), Catch::Contains("2"));
 }
 
 TEST_CASE_METHOD(test::sandbox_fixture,
@@ -53,15 +52,16 @@ TEST_CASE_METHOD(test::sandbox_fixture,
     fs::exists(cache.path() / "busybox" / "rootfs" / "workspace" / "wsfile"));
 }
 
-TEST_CASE_METHOD(test::sandbox_fixture,
-                 "two workspaces cannot see each other",
+TEST_CASE_METHOD(test::sandbox_fixture, "two workspaces cannot see each other",
                  "[e2e][sandbox][isolation]") {
   auto a = create();
   auto b = create();
   out(a, "echo secret > /workspace/a-only");
   CHECK(exec(b, "test -e /workspace/a-only")["exit_code"] != 0);
   // While A runs a long command, B sees none of A's processes.
-  std::thread busy{[&] { pyro({"workspace", "exec", a, "--", "sleep 3"}); }};
+  std::thread busy{[&] {
+    pyro({"workspace", "exec", a, "--", "sleep 3"});
+  }};
   std::this_thread::sleep_for(std::chrono::milliseconds{700});
   CHECK(out(a, "ps | grep -v grep | grep -c 'sleep 3'; true") == "1\n");
   CHECK(out(b, "ps | grep -v grep | grep -c 'sleep 3'; true") == "0\n");
@@ -100,11 +100,10 @@ TEST_CASE_METHOD(test::sandbox_fixture,
                       "sleep 100 & sleep 100"});
   CHECK(r["timed_out"] == true);
   CHECK(r["duration_ms"].get<int64_t>() < 5000);
-  CHECK(out(id, "ps | grep -v grep | grep -c 'sleep 100'; true")
-        == "0\n");
+  CHECK(out(id, "ps | grep -v grep | grep -c 'sleep 100'; true") == "0\n");
   // The human form exits 124, like timeout(1).
-  auto human = pyro({"workspace", "exec", id, "--timeout-seconds", "1", "--",
-                     "sleep 100"});
+  auto human = pyro(
+    {"workspace", "exec", id, "--timeout-seconds", "1", "--", "sleep 100"});
   CHECK(human.exit_code == 124);
 }
 

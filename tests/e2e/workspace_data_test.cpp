@@ -30,24 +30,25 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   auto seed = host.path() / "seed";
   make_seed(seed);
   auto tar = host.path() / "seed.tar";
-  REQUIRE(test::run_process({"/bin/tar", "-C", seed.string(), "-cf",
-                             tar.string(), "."})
+  REQUIRE(test::run_process(
+            {"/bin/tar", "-C", seed.string(), "-cf", tar.string(), "."})
             .exit_code
           == 0);
   auto tgz = host.path() / "seed.tgz";
   auto targz = host.path() / "seed.tar.gz";
-  REQUIRE(test::run_process({"/bin/tar", "-C", seed.string(), "-czf",
-                             tgz.string(), "."})
+  REQUIRE(test::run_process(
+            {"/bin/tar", "-C", seed.string(), "-czf", tgz.string(), "."})
             .exit_code
           == 0);
   fs::copy_file(tgz, targz);
   for (const auto& [source, mode] :
-       std::vector<std::pair<fs::path, std::string>>{
-         {seed, "directory"}, {tar, "tar_archive"}, {tgz, "tar_archive"},
-         {targz, "tar_archive"}}) {
+       std::vector<std::pair<fs::path, std::string>>{{seed, "directory"},
+                                                     {tar, "tar_archive"},
+                                                     {tgz, "tar_archive"},
+                                                     {targz, "tar_archive"}}) {
     INFO(source);
-    auto created = pyro_json({"workspace", "create", "busybox", "--seed-path",
-                              source.string()});
+    auto created = pyro_json(
+      {"workspace", "create", "busybox", "--seed-path", source.string()});
     auto id = created["workspace_id"].get<std::string>();
     CHECK(created["workspace_seed"]["mode"] == mode);
     CHECK(out(id, "cat README.md && sh src/main.sh && readlink link")
@@ -64,9 +65,8 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   auto evil = host.path() / "evil";
   fs::create_directories(evil);
   fs::create_symlink("/etc/passwd", evil / "escape");
-  auto refused = pyro_json({"workspace", "create", "busybox", "--seed-path",
-                            evil.string()},
-                           2);
+  auto refused = pyro_json(
+    {"workspace", "create", "busybox", "--seed-path", evil.string()}, 2);
   CHECK_THAT(refused["error"]["message"].get<std::string>(),
              Catch::Contains("escape"));
   CHECK(pyro_json({"workspace", "list"})["count"] == 0);
@@ -82,8 +82,8 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   out(id, "head -c 3000000 /dev/urandom > blob.bin && mkdir -p d/e && "
           "cp blob.bin d/e/copy.bin");
   auto blob = host.path() / "blob.bin";
-  auto file = pyro_json({"workspace", "export", id, "blob.bin", "--output",
-                         blob.string()});
+  auto file = pyro_json(
+    {"workspace", "export", id, "blob.bin", "--output", blob.string()});
   CHECK(file["artifact_type"] == "file");
   CHECK(file["bytes_written"] == 3000000);
   auto sum_inside = out(id, "md5sum blob.bin | cut -d' ' -f1");
@@ -97,12 +97,11 @@ TEST_CASE_METHOD(test::sandbox_fixture,
                          (host.path() / "link").string()});
   CHECK(link["artifact_type"] == "symlink");
   CHECK(fs::read_symlink(host.path() / "link") == "src/main.sh");
-  auto again = pyro_json({"workspace", "export", id, "blob.bin", "--output",
-                          blob.string()},
-                         4);
+  auto again = pyro_json(
+    {"workspace", "export", id, "blob.bin", "--output", blob.string()}, 4);
   CHECK(again["error"]["code"] == "already_exists");
-  pyro_json({"workspace", "export", id, "README.md", "--output",
-             blob.string(), "--overwrite"});
+  pyro_json({"workspace", "export", id, "README.md", "--output", blob.string(),
+             "--overwrite"});
   CHECK(slurp(blob) == "# seed\n");
 }
 
@@ -134,8 +133,7 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   CHECK_FALSE(fs::exists(host.path() / "out"));
   CHECK(exec(id, "test -e /escape.txt")["exit_code"] != 0);
   CHECK(exec(id, "test -e /etc/evil")["exit_code"] != 0);
-  CHECK(pyro_json({"workspace", "diff", id})["summary"]
-        == before["summary"]);
+  CHECK(pyro_json({"workspace", "diff", id})["summary"] == before["summary"]);
 }
 
 TEST_CASE_METHOD(test::sandbox_fixture,
@@ -146,8 +144,8 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   std::vector<std::thread> threads;
   for (size_t i = 0; i < results.size(); ++i)
     threads.emplace_back([&, i] {
-      auto r = pyro({"--json", "workspace", "exec", id, "--", "echo " +
-                                                                std::to_string(i)});
+      auto r = pyro(
+        {"--json", "workspace", "exec", id, "--", "echo " + std::to_string(i)});
       results[i] = json::parse(r.out, nullptr, false);
     });
   for (auto& t : threads)
@@ -174,8 +172,8 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   auto good = "--- a/README.md\n+++ b/README.md\n@@ -1 +1 @@\n-# seed\n"
               "+# patched\n--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n"
               "+new\n";
-  auto applied = pyro_json({"workspace", "patch", "apply", id, "--patch",
-                            good});
+  auto applied
+    = pyro_json({"workspace", "patch", "apply", id, "--patch", good});
   CHECK(applied["modified"] == json::array({"README.md"}));
   CHECK(applied["added"] == json::array({"new.txt"}));
   CHECK(out(id, "cat README.md new.txt") == "# patched\nnew\n");
@@ -183,9 +181,8 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   auto bad = "--- a/README.md\n+++ b/README.md\n@@ -1 +1 @@\n-# patched\n"
              "+# again\n--- a/src/main.sh\n+++ b/src/main.sh\n@@ -1 +1 @@\n"
              "-echo nope\n+echo x\n";
-  auto refused = pyro_json({"workspace", "patch", "apply", id, "--patch",
-                            bad},
-                           5);
+  auto refused
+    = pyro_json({"workspace", "patch", "apply", id, "--patch", bad}, 5);
   CHECK_THAT(refused["error"]["message"].get<std::string>(),
              Catch::Contains("src/main.sh") && Catch::Contains("hunk 1"));
   CHECK(out(id, "cat README.md") == "# patched\n");
