@@ -18,20 +18,12 @@ namespace {
 
 std::atomic<uint64_t> next_id{1};
 
-class fd_closer {
-public:
-  explicit fd_closer(int fd) : fd_(fd) {
-    // nop
-  }
-  ~fd_closer() {
-    ::close(fd_);
-  }
-  fd_closer(const fd_closer&) = delete;
-  fd_closer& operator=(const fd_closer&) = delete;
-
-private:
-  int fd_;
-};
+// Requests that may run twice without harm: only these are retried when an
+// idle connection turns out to be closed.
+bool idempotent(std::string_view op) {
+  return op == "hello" || op == "stat" || op == "list" || op == "read"
+         || op == "manifest" || op == "export";
+}
 
 } // namespace
 
@@ -39,6 +31,11 @@ agent_client::agent_client(std::string socket_path,
                            std::chrono::milliseconds connect_timeout)
   : socket_path_(std::move(socket_path)), connect_timeout_(connect_timeout) {
   // nop
+}
+
+agent_client::~agent_client() {
+  if (idle_fd_ >= 0)
+    ::close(idle_fd_);
 }
 
 result<int> agent_client::connect() const {
@@ -75,10 +72,45 @@ result<nlohmann::json> agent_client::call(std::string_view op,
                                           const chunk_source* upload,
                                           const chunk_sink* download,
                                           std::chrono::milliseconds timeout) {
-  auto fd = connect();
-  if (!fd)
-    return fd.err();
-  fd_closer closer{*fd};
+  int fd = -1;
+  {
+    std::lock_guard<std::mutex> guard{idle_mtx_};
+    std::swap(fd, idle_fd_);
+  }
+  bool reused = fd >= 0;
+  if (!reused) {
+    auto fresh = connect();
+    if (!fresh)
+      return fresh.err();
+    fd = *fresh;
+  }
+  auto out = call_on(fd, op, args, upload, download, timeout);
+  // An idle connection the agent dropped fails before anything ran: retry
+  // once on a fresh one.
+  if (!out && reused && out.err().code == error_code::unavailable
+      && idempotent(op)) {
+    ::close(fd);
+    auto fresh = connect();
+    if (!fresh)
+      return fresh.err();
+    fd = *fresh;
+    out = call_on(fd, op, std::move(args), upload, download, timeout);
+  }
+  bool clean = out || (out.err().code != error_code::unavailable
+                       && out.err().code != error_code::deadline_exceeded
+                       && out.err().code != error_code::internal);
+  std::lock_guard<std::mutex> guard{idle_mtx_};
+  if (clean && idle_fd_ < 0)
+    idle_fd_ = fd;
+  else
+    ::close(fd);
+  return out;
+}
+
+result<nlohmann::json>
+agent_client::call_on(int fd, std::string_view op, nlohmann::json args,
+                      const chunk_source* upload, const chunk_sink* download,
+                      std::chrono::milliseconds timeout) {
   auto id = next_id++;
   args["op"] = op;
   args["id"] = id;
@@ -86,7 +118,7 @@ result<nlohmann::json> agent_client::call(std::string_view op,
     args["upload"] = true;
   auto header
     = args.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (auto sent = write_frame(*fd, frame_kind::header, header); !sent)
+  if (auto sent = write_frame(fd, frame_kind::header, header); !sent)
     return sent.err();
   if (upload != nullptr) {
     for (;;) {
@@ -97,16 +129,16 @@ result<nlohmann::json> agent_client::call(std::string_view op,
         break;
       for (size_t off = 0; off < chunk->size(); off += max_chunk_bytes) {
         auto piece = std::string_view{*chunk}.substr(off, max_chunk_bytes);
-        if (auto sent = write_frame(*fd, frame_kind::data, piece); !sent)
+        if (auto sent = write_frame(fd, frame_kind::data, piece); !sent)
           return sent.err();
       }
     }
-    if (auto sent = write_frame(*fd, frame_kind::end, {}); !sent)
+    if (auto sent = write_frame(fd, frame_kind::end, {}); !sent)
       return sent.err();
   }
   auto ms = static_cast<int>(
     std::min<int64_t>(timeout.count(), std::numeric_limits<int>::max()));
-  auto reply = read_frame(*fd, ms);
+  auto reply = read_frame(fd, ms);
   if (!reply)
     return reply.err();
   if (reply->kind != frame_kind::header)
@@ -120,7 +152,7 @@ result<nlohmann::json> agent_client::call(std::string_view op,
     return error_from_json(j);
   if (j.value("stream", false)) {
     for (;;) {
-      auto f = read_frame(*fd, ms);
+      auto f = read_frame(fd, ms);
       if (!f)
         return f.err();
       if (f->kind == frame_kind::end)

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -16,14 +17,19 @@ using chunk_source = std::function<result<std::string>()>;
 /// Receives a chunk of a download.
 using chunk_sink = std::function<status(std::string_view)>;
 
-/// A blocking client for one agent, reached through a Unix socket. Each
-/// call uses its own connection, so calls from many threads never
-/// interleave and a failed call never poisons the next.
+/// A blocking client for one agent, reached through a Unix socket. A call
+/// takes the idle connection if there is one (so sequential calls skip the
+/// connect) and opens another otherwise, so calls from many threads never
+/// interleave; a connection that saw an error is closed, never reused.
 class agent_client {
 public:
   explicit agent_client(std::string socket_path,
                         std::chrono::milliseconds connect_timeout
                         = std::chrono::seconds{5});
+  ~agent_client();
+
+  agent_client(const agent_client&) = delete;
+  agent_client& operator=(const agent_client&) = delete;
 
   /// Sends `{"op": op, ...args}` (plus an upload stream when `upload` is
   /// set) and returns the reply's `result`. An error reply becomes the
@@ -41,8 +47,16 @@ public:
 private:
   result<int> connect() const;
 
+  result<nlohmann::json> call_on(int fd, std::string_view op,
+                                 nlohmann::json args,
+                                 const chunk_source* upload,
+                                 const chunk_sink* download,
+                                 std::chrono::milliseconds timeout);
+
   std::string socket_path_;
   std::chrono::milliseconds connect_timeout_;
+  std::mutex idle_mtx_;
+  int idle_fd_ = -1;
 };
 
 } // namespace pyro::wire
