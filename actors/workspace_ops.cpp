@@ -11,6 +11,7 @@
 #include "messages/sys/atomic_file.hpp"
 #include "messages/sys/clock.hpp"
 #include "vmm/agent_binary.hpp"
+#include "vmm/environment_install.hpp"
 #include "vmm/environments/catalog.hpp"
 
 namespace pyro {
@@ -86,10 +87,13 @@ result<workspace_record> create_workspace_now(const state_store& store,
                                      vmm::probe_host());
   if (!backend)
     return backend.err();
-  // Fail before anything is written when the environment is missing.
-  if ((*backend)->name() != "host")
-    if (auto rootfs = installed_rootfs(request.environment); !rootfs)
-      return rootfs.err();
+  // A missing environment is installed first (with progress), before
+  // anything of the workspace is written.
+  if ((*backend)->name() != "host"
+      && !vmm::environment_installed(request.environment))
+    if (auto pulled = vmm::pull_environment(request.environment, progress);
+        !pulled)
+      return pulled.err();
   if (store.exists(id))
     return make_error(error_code::already_exists,
                       "workspace '" + id + "' already exists");

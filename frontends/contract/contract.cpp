@@ -208,7 +208,9 @@ std::vector<operation> build() {
        "Install an environment: pull it from an OCI registry when one is "
        "configured, otherwise build it locally from Debian packages.",
        "pyro env pull debian:12",
-       {environment()},
+       {environment(),
+        opt("force", vt::boolean, "false",
+            "Build again even if already installed.")},
        no_profile,
        open_world(),
        "environment pull"});

@@ -328,6 +328,22 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        r.timeout_seconds = a.value("timeout_seconds", 30);
        return as_json(sdk.run_in_vm(*request, r, progress));
      }},
+    {"pull_environment",
+     [](Pyro& sdk, const json& a, const progress_fn& progress) {
+       return as_json(sdk.pull_environment(a.at("environment"), progress,
+                                           a.value("force", false)));
+     }},
+    {"inspect_environment",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return as_json(sdk.inspect_environment(a.at("environment")));
+     }},
+    {"prune_environments",
+     [](Pyro& sdk, const json&, const progress_fn&) -> result<json> {
+       auto removed = sdk.prune_environments();
+       if (!removed)
+         return removed.err();
+       return json{{"removed", *removed}, {"count", removed->size()}};
+     }},
     {"reap_expired",
      [](Pyro& sdk, const json&, const progress_fn&) {
        return as_json(sdk.reap_expired());

@@ -1,5 +1,7 @@
 #include "frontends/sdk/pyro.hpp"
 
+#include <set>
+
 #include "actors/call.hpp"
 #include "actors/runtime.hpp"
 #include "actors/workspace_ops.hpp"
@@ -59,6 +61,34 @@ result<environment_list> Pyro::list_environments(bool include_test) {
     out.environments.push_back({spec, vmm::environment_installed(spec.name)});
   }
   return out;
+}
+
+result<vmm::install_info> Pyro::pull_environment(const std::string& name,
+                                                 progress_fn progress,
+                                                 bool force) {
+  return vmm::pull_environment(name, progress, force);
+}
+
+result<vmm::install_info>
+Pyro::inspect_environment(const std::string& name) {
+  return vmm::inspect_environment(name);
+}
+
+result<std::vector<std::string>> Pyro::prune_environments() {
+  auto all = list_all();
+  if (!all)
+    return all.err();
+  std::set<std::string> in_use;
+  for (const auto& e : *all) {
+    if (!e.problem.empty())
+      return make_error(error_code::failed_precondition,
+                        "workspace '" + e.workspace_id
+                          + "' has an unreadable record, so its environment "
+                            "is unknown",
+                        "repair or delete it before pruning");
+    in_use.insert(e.record.environment);
+  }
+  return vmm::prune_environments(in_use);
 }
 
 result<doctor_report> Pyro::doctor() {

@@ -21,6 +21,7 @@
 #include "messages/workspace_record.hpp"
 #include "messages/workspace_requests.hpp"
 #include "messages/workspace_results.hpp"
+#include "vmm/environment_install.hpp"
 #include "vmm/environments/catalog.hpp"
 #include "vmm/host_facts.hpp"
 
@@ -100,6 +101,17 @@ public:
 
   /// The environment catalog; `include_test` adds pyro's test environments.
   result<environment_list> list_environments(bool include_test = false);
+
+  /// Installs an environment (built locally) unless it already is.
+  result<vmm::install_info> pull_environment(const std::string& name,
+                                             progress_fn progress = {},
+                                             bool force = false);
+
+  /// What is installed for an environment.
+  result<vmm::install_info> inspect_environment(const std::string& name);
+
+  /// Removes installed environments that no workspace uses.
+  result<std::vector<std::string>> prune_environments();
 
   /// Host facts, backends and capabilities, probed now.
   result<doctor_report> doctor();

@@ -1,0 +1,290 @@
+#include "vmm/environment_install.hpp"
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "messages/sys/atomic_file.hpp"
+#include "messages/sys/clock.hpp"
+#include "messages/sys/file_lock.hpp"
+#include "vmm/agent_binary.hpp"
+#include "vmm/child_process.hpp"
+#include "vmm/environments/catalog.hpp"
+#include "vmm/host_facts.hpp"
+
+namespace pyro::vmm {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* staging_prefix = ".staging-";
+
+std::string safe_name(std::string_view name) {
+  return environment_install_dir(name).filename().string();
+}
+
+uint64_t tree_size(const fs::path& root) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(
+         root, fs::directory_options::skip_permission_denied, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file(ec) && !it->is_symlink(ec))
+      total += it->file_size(ec);
+  return total;
+}
+
+status build_busybox(const fs::path& rootfs) {
+  std::error_code ec;
+  const fs::path busybox = "/bin/busybox";
+  if (!fs::exists(busybox))
+    return make_error(error_code::failed_precondition,
+                      "/bin/busybox is missing",
+                      "install Debian's busybox-static package");
+  auto agent = agent_binary();
+  if (!agent)
+    return agent.err();
+  for (const char* d : {"bin", "workspace", "tmp", "etc", "root", "proc",
+                        "sys", "dev", "run", "usr/lib/pyro"})
+    fs::create_directories(rootfs / d, ec);
+  fs::copy_file(busybox, rootfs / "bin" / "busybox",
+                fs::copy_options::overwrite_existing, ec);
+  if (ec)
+    return make_error(error_code::internal,
+                      "cannot copy busybox: " + ec.message());
+  // run_helper captures stderr only: the applet list comes via a file.
+  auto list_file = rootfs / "tmp" / ".applets";
+  auto listed = run_helper({"/bin/sh", "-c",
+                            busybox.string() + " --list > "
+                              + list_file.string()},
+                           std::chrono::seconds{10});
+  if (!listed || listed->exit_code != 0)
+    return make_error(error_code::internal, "busybox --list failed");
+  std::ifstream names{list_file};
+  for (std::string name; std::getline(names, name);)
+    if (!name.empty() && name != "busybox")
+      fs::create_symlink("busybox", rootfs / "bin" / name, ec);
+  fs::remove(list_file, ec);
+  fs::copy_file(*agent, rootfs / "usr" / "lib" / "pyro" / "pyro-agent",
+                fs::copy_options::overwrite_existing, ec);
+  std::ofstream{rootfs / "etc" / "passwd"} << "root:x:0:0:root:/root:/bin/sh\n";
+  std::ofstream{rootfs / "etc" / "group"} << "root:x:0:\n";
+  std::ofstream{rootfs / "etc" / "hostname"} << "pyro\n";
+  return {};
+}
+
+// The host's apt sources for bookworm, passed to mmdebstrap as files so the
+// environment is built from the same mirror the host uses.
+std::vector<std::string> host_sources() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  auto consider = [&](const fs::path& p) {
+    std::ifstream in{p};
+    std::string text{std::istreambuf_iterator<char>{in}, {}};
+    if (text.find("bookworm") != std::string::npos)
+      out.push_back(p.string());
+  };
+  if (fs::exists("/etc/apt/sources.list"))
+    consider("/etc/apt/sources.list");
+  for (const auto& e : fs::directory_iterator("/etc/apt/sources.list.d", ec)) {
+    auto ext = e.path().extension();
+    if (ext == ".list" || ext == ".sources")
+      consider(e.path());
+  }
+  return out;
+}
+
+status build_debian(const environment_spec& spec, const fs::path& rootfs,
+                    const pull_progress& progress) {
+  if (find_executable("mmdebstrap").empty())
+    return make_error(error_code::failed_precondition,
+                      "mmdebstrap is not installed",
+                      "install Debian's mmdebstrap package");
+  auto sources = host_sources();
+  if (sources.empty())
+    return make_error(error_code::failed_precondition,
+                      "the host has no apt sources for bookworm",
+                      "configure /etc/apt/sources.list(.d) or use a "
+                      "registry (PYRO_REGISTRY)");
+  std::string include;
+  for (const auto& p : spec.packages)
+    include += (include.empty() ? "" : ",") + p;
+  std::vector<std::string> argv = {find_executable("mmdebstrap"),
+                                   "--quiet",
+                                   "--variant=" + spec.variant,
+                                   "--include=" + include,
+                                   "bookworm",
+                                   rootfs.string()};
+  argv.insert(argv.end(), sources.begin(), sources.end());
+  if (progress)
+    progress("[pull] phase=build environment=" + spec.name
+             + " source=mmdebstrap packages=" + include);
+  auto ran = run_helper(argv, std::chrono::minutes{30});
+  if (!ran)
+    return ran.err();
+  if (ran->exit_code != 0)
+    return make_error(error_code::unavailable,
+                      "mmdebstrap failed for " + spec.name + ": "
+                        + ran->err.substr(ran->err.size() > 2000
+                                            ? ran->err.size() - 2000
+                                            : 0),
+                      "check the host's apt sources and network");
+  std::error_code ec;
+  fs::create_directories(rootfs / "workspace", ec);
+  return {};
+}
+
+install_info read_info(std::string_view name) {
+  install_info info;
+  info.name = std::string{name};
+  info.path = environment_install_dir(name);
+  auto text = sys::read_file(info.path / "install.json");
+  if (!text)
+    return info;
+  auto j = json::parse(*text, nullptr, false);
+  if (!j.is_object() || !j.value("complete", false))
+    return info;
+  info.installed = true;
+  info.source = j.value("source", "");
+  info.packages = j.value("packages", std::vector<std::string>{});
+  info.size_bytes = j.value("size_bytes", uint64_t{0});
+  info.installed_at = j.value("installed_at", 0.0);
+  return info;
+}
+
+} // namespace
+
+json to_json(const install_info& i) {
+  return json{{"name", i.name},
+              {"installed", i.installed},
+              {"source", i.source.empty() ? json(nullptr) : json(i.source)},
+              {"packages", i.packages},
+              {"size_bytes", i.size_bytes},
+              {"installed_at", i.installed_at},
+              {"path", i.path.string()}};
+}
+
+result<install_info> inspect_environment(std::string_view name) {
+  if (find_environment(name) == nullptr)
+    return make_error(error_code::not_found,
+                      "unknown environment '" + std::string{name} + "'",
+                      "`pyro env list` shows the catalog");
+  return read_info(name);
+}
+
+result<install_info> pull_environment(std::string_view name,
+                                      const pull_progress& progress,
+                                      bool force) {
+  const auto* spec = find_environment(name);
+  if (spec == nullptr)
+    return make_error(error_code::not_found,
+                      "unknown environment '" + std::string{name} + "'",
+                      "`pyro env list` shows the catalog");
+  auto say = [&](const std::string& line) {
+    if (progress)
+      progress(line);
+  };
+  auto cache = environment_cache_dir();
+  std::error_code ec;
+  fs::create_directories(cache, ec);
+  say("[pull] phase=lock environment=" + spec->name);
+  auto lock = sys::file_lock::acquire(cache / ".locks"
+                                        / (safe_name(name) + ".lock"),
+                                      std::chrono::minutes{45});
+  if (!lock)
+    return lock.err();
+  if (auto info = read_info(name); info.installed && !force) {
+    say("[pull] phase=ready environment=" + spec->name + " cached=yes");
+    return info;
+  }
+  // Leftovers of builds that were killed half-way.
+  for (const auto& e : fs::directory_iterator(cache, ec))
+    if (e.path().filename().string().rfind(staging_prefix + safe_name(name),
+                                           0)
+        == 0)
+      fs::remove_all(e.path(), ec);
+  auto staging = cache / (staging_prefix + safe_name(name) + "-"
+                          + std::to_string(::getpid()));
+  auto rootfs = staging / "rootfs";
+  fs::create_directories(staging, ec);
+  auto cleanup = [&] { fs::remove_all(staging, ec); };
+  status built;
+  std::string source;
+  if (spec->variant == "busybox") {
+    say("[pull] phase=build environment=" + spec->name + " source=busybox");
+    built = build_busybox(rootfs);
+    source = "busybox";
+  } else {
+    built = build_debian(*spec, rootfs, progress);
+    source = "mmdebstrap";
+  }
+  if (!built) {
+    cleanup();
+    return built.err();
+  }
+  say("[pull] phase=install environment=" + spec->name);
+  auto size = tree_size(rootfs);
+  json manifest{{"complete", true},
+                {"name", spec->name},
+                {"source", source},
+                {"packages", spec->packages},
+                {"size_bytes", size},
+                {"installed_at", sys::unix_now()}};
+  if (auto w = sys::write_file_atomic(staging / "install.json",
+                                      manifest.dump(2));
+      !w) {
+    cleanup();
+    return w.err();
+  }
+  auto final_dir = environment_install_dir(name);
+  if (fs::exists(final_dir, ec)) {
+    auto old = cache / (staging_prefix + safe_name(name) + "-old");
+    fs::remove_all(old, ec);
+    fs::rename(final_dir, old, ec);
+    fs::remove_all(old, ec);
+  }
+  fs::rename(staging, final_dir, ec);
+  if (ec) {
+    cleanup();
+    return make_error(error_code::internal, "cannot install " + spec->name
+                                              + ": " + ec.message());
+  }
+  static_cast<void>(sys::sync_directory(cache));
+  say("[pull] phase=ready environment=" + spec->name
+      + " bytes=" + std::to_string(size));
+  return read_info(name);
+}
+
+result<std::vector<std::string>>
+prune_environments(const std::set<std::string>& in_use) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  auto cache = environment_cache_dir();
+  for (const auto& spec : environment_catalog()) {
+    if (in_use.count(spec.name) != 0)
+      continue;
+    auto dir = environment_install_dir(spec.name);
+    if (!fs::exists(dir, ec))
+      continue;
+    auto lock = sys::file_lock::acquire(cache / ".locks"
+                                          / (safe_name(spec.name) + ".lock"),
+                                        std::chrono::seconds{5});
+    if (!lock)
+      continue; // being pulled right now: not ours to remove
+    fs::remove_all(dir, ec);
+    removed.push_back(spec.name);
+  }
+  for (const auto& e : fs::directory_iterator(cache, ec))
+    if (e.path().filename().string().rfind(staging_prefix, 0) == 0) {
+      fs::remove_all(e.path(), ec);
+      removed.push_back(e.path().filename().string());
+    }
+  return removed;
+}
+
+} // namespace pyro::vmm

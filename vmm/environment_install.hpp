@@ -1,0 +1,53 @@
+#pragma once
+
+// Installing environments into the cache: built locally (busybox offline,
+// Debian with mmdebstrap from the host's apt sources). An install counts
+// only when complete: it is built in a staging directory, its install.json
+// is written last, and only then is it renamed into place, so a killed
+// build leaves nothing that looks installed and the next pull starts over.
+// Two processes pulling the same environment serialise on a lock and the
+// second finds the work done.
+
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "messages/error.hpp"
+
+namespace pyro::vmm {
+
+struct install_info {
+  std::string name;
+  bool installed = false;
+  /// busybox or mmdebstrap.
+  std::string source;
+  std::vector<std::string> packages;
+  uint64_t size_bytes = 0;
+  double installed_at = 0;
+  std::filesystem::path path;
+};
+
+nlohmann::json to_json(const install_info& info);
+
+/// Receives "[pull] phase=... environment=..." lines.
+using pull_progress = std::function<void(const std::string&)>;
+
+/// Installs an environment unless it already is (or `force`).
+result<install_info> pull_environment(std::string_view name,
+                                      const pull_progress& progress = {},
+                                      bool force = false);
+
+/// What is installed for `name` (installed=false when nothing complete).
+result<install_info> inspect_environment(std::string_view name);
+
+/// Removes installs whose name is not in `in_use`, and leftovers of
+/// interrupted builds; returns what was removed.
+result<std::vector<std::string>>
+prune_environments(const std::set<std::string>& in_use);
+
+} // namespace pyro::vmm
