@@ -49,8 +49,8 @@ status build_busybox(const fs::path& rootfs) {
   auto agent = agent_binary();
   if (!agent)
     return agent.err();
-  for (const char* d : {"bin", "workspace", "tmp", "etc", "root", "proc",
-                        "sys", "dev", "run", "usr/lib/pyro"})
+  for (const char* d : {"bin", "workspace", "tmp", "etc", "root", "proc", "sys",
+                        "dev", "run", "usr/lib/pyro"})
     fs::create_directories(rootfs / d, ec);
   fs::copy_file(busybox, rootfs / "bin" / "busybox",
                 fs::copy_options::overwrite_existing, ec);
@@ -59,10 +59,9 @@ status build_busybox(const fs::path& rootfs) {
                       "cannot copy busybox: " + ec.message());
   // run_helper captures stderr only: the applet list comes via a file.
   auto list_file = rootfs / "tmp" / ".applets";
-  auto listed = run_helper({"/bin/sh", "-c",
-                            busybox.string() + " --list > "
-                              + list_file.string()},
-                           std::chrono::seconds{10});
+  auto listed = run_helper(
+    {"/bin/sh", "-c", busybox.string() + " --list > " + list_file.string()},
+    std::chrono::seconds{10});
   if (!listed || listed->exit_code != 0)
     return make_error(error_code::internal, "busybox --list failed");
   std::ifstream names{list_file};
@@ -114,12 +113,9 @@ status build_debian(const environment_spec& spec, const fs::path& rootfs,
   std::string include;
   for (const auto& p : spec.packages)
     include += (include.empty() ? "" : ",") + p;
-  std::vector<std::string> argv = {find_executable("mmdebstrap"),
-                                   "--quiet",
-                                   "--variant=" + spec.variant,
-                                   "--include=" + include,
-                                   "bookworm",
-                                   rootfs.string()};
+  std::vector<std::string> argv
+    = {find_executable("mmdebstrap"), "--quiet",  "--variant=" + spec.variant,
+       "--include=" + include,        "bookworm", rootfs.string()};
   argv.insert(argv.end(), sources.begin(), sources.end());
   if (progress)
     progress("[pull] phase=build environment=" + spec.name
@@ -128,12 +124,11 @@ status build_debian(const environment_spec& spec, const fs::path& rootfs,
   if (!ran)
     return ran.err();
   if (ran->exit_code != 0)
-    return make_error(error_code::unavailable,
-                      "mmdebstrap failed for " + spec.name + ": "
-                        + ran->err.substr(ran->err.size() > 2000
-                                            ? ran->err.size() - 2000
-                                            : 0),
-                      "check the host's apt sources and network");
+    return make_error(
+      error_code::unavailable,
+      "mmdebstrap failed for " + spec.name + ": "
+        + ran->err.substr(ran->err.size() > 2000 ? ran->err.size() - 2000 : 0),
+      "check the host's apt sources and network");
   std::error_code ec;
   fs::create_directories(rootfs / "workspace", ec);
   return {};
@@ -193,9 +188,8 @@ result<install_info> pull_environment(std::string_view name,
   std::error_code ec;
   fs::create_directories(cache, ec);
   say("[pull] phase=lock environment=" + spec->name);
-  auto lock = sys::file_lock::acquire(cache / ".locks"
-                                        / (safe_name(name) + ".lock"),
-                                      std::chrono::minutes{45});
+  auto lock = sys::file_lock::acquire(
+    cache / ".locks" / (safe_name(name) + ".lock"), std::chrono::minutes{45});
   if (!lock)
     return lock.err();
   if (auto info = read_info(name); info.installed && !force) {
@@ -204,15 +198,17 @@ result<install_info> pull_environment(std::string_view name,
   }
   // Leftovers of builds that were killed half-way.
   for (const auto& e : fs::directory_iterator(cache, ec))
-    if (e.path().filename().string().rfind(staging_prefix + safe_name(name),
-                                           0)
+    if (e.path().filename().string().rfind(staging_prefix + safe_name(name), 0)
         == 0)
       fs::remove_all(e.path(), ec);
-  auto staging = cache / (staging_prefix + safe_name(name) + "-"
-                          + std::to_string(::getpid()));
+  auto staging
+    = cache
+      / (staging_prefix + safe_name(name) + "-" + std::to_string(::getpid()));
   auto rootfs = staging / "rootfs";
   fs::create_directories(staging, ec);
-  auto cleanup = [&] { fs::remove_all(staging, ec); };
+  auto cleanup = [&] {
+    fs::remove_all(staging, ec);
+  };
   status built;
   std::string source;
   if (spec->variant == "busybox") {
@@ -229,14 +225,11 @@ result<install_info> pull_environment(std::string_view name,
   }
   say("[pull] phase=install environment=" + spec->name);
   auto size = tree_size(rootfs);
-  json manifest{{"complete", true},
-                {"name", spec->name},
-                {"source", source},
-                {"packages", spec->packages},
-                {"size_bytes", size},
-                {"installed_at", sys::unix_now()}};
-  if (auto w = sys::write_file_atomic(staging / "install.json",
-                                      manifest.dump(2));
+  json manifest{{"complete", true},   {"name", spec->name},
+                {"source", source},   {"packages", spec->packages},
+                {"size_bytes", size}, {"installed_at", sys::unix_now()}};
+  if (auto w
+      = sys::write_file_atomic(staging / "install.json", manifest.dump(2));
       !w) {
     cleanup();
     return w.err();
@@ -251,8 +244,8 @@ result<install_info> pull_environment(std::string_view name,
   fs::rename(staging, final_dir, ec);
   if (ec) {
     cleanup();
-    return make_error(error_code::internal, "cannot install " + spec->name
-                                              + ": " + ec.message());
+    return make_error(error_code::internal,
+                      "cannot install " + spec->name + ": " + ec.message());
   }
   static_cast<void>(sys::sync_directory(cache));
   say("[pull] phase=ready environment=" + spec->name

@@ -69,8 +69,7 @@ result<vmm::install_info> Pyro::pull_environment(const std::string& name,
   return vmm::pull_environment(name, progress, force);
 }
 
-result<vmm::install_info>
-Pyro::inspect_environment(const std::string& name) {
+result<vmm::install_info> Pyro::inspect_environment(const std::string& name) {
   return vmm::inspect_environment(name);
 }
 

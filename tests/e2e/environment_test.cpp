@@ -1,0 +1,130 @@
+#include <csignal>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox_fixture.hpp"
+
+using namespace pyro;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct env_fixture {
+  test::temp_dir home;
+  test::temp_dir cache;
+
+  test::process_output pyro(std::vector<std::string> args) const {
+    args.insert(args.begin(), PYRO_BIN);
+    return test::run_process(
+      args, {{"PYRO_HOME", home.path().string()},
+             {"PYRO_ENVIRONMENT_CACHE_DIR", cache.path().string()}});
+  }
+
+  json pyro_json(std::vector<std::string> args, int expected = 0) const {
+    args.insert(std::find(args.begin(), args.end(), "--"), "--json");
+    auto r = pyro(args);
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE(r.exit_code == expected);
+    return json::parse(r.out);
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(env_fixture,
+                 "the busybox environment builds offline and runs the agent",
+                 "[e2e][environments]") {
+  auto pull = pyro({"env", "pull", "busybox"});
+  REQUIRE(pull.exit_code == 0);
+  CHECK_THAT(pull.err, Catch::Contains("[pull] phase=build environment=busybox")
+                         && Catch::Contains("[pull] phase=ready"));
+  auto info = pyro_json({"env", "inspect", "busybox"});
+  CHECK(info["installed"] == true);
+  CHECK(info["source"] == "busybox");
+  auto rootfs = fs::path{info["path"].get<std::string>()} / "rootfs";
+  auto echo = test::run_process({(rootfs / "bin" / "echo").string(), "hi"});
+  CHECK(echo.out == "hi\n");
+  auto agent = test::run_process(
+    {(rootfs / "usr" / "lib" / "pyro" / "pyro-agent").string(), "--version"});
+  CHECK_THAT(agent.out, Catch::StartsWith("pyro-agent"));
+  // A second pull finds it installed.
+  auto again = pyro({"env", "pull", "busybox"});
+  CHECK_THAT(again.err, Catch::Contains("cached=yes"));
+  CHECK(pyro_json({"env", "list", "--all"})["environments"].size() == 4);
+}
+
+TEST_CASE_METHOD(env_fixture,
+                 "an interrupted pull leaves nothing installed and the next "
+                 "repairs it",
+                 "[e2e][environments]") {
+  // A staging directory and a half-written install, as a killed pull
+  // leaves them.
+  fs::create_directories(cache.path() / ".staging-busybox-99999" / "rootfs");
+  fs::create_directories(cache.path() / "busybox" / "rootfs");
+  std::ofstream{cache.path() / "busybox" / "install.json"}
+    << R"({"complete": false})";
+  CHECK(pyro_json({"env", "inspect", "busybox"})["installed"] == false);
+  pyro_json({"env", "pull", "busybox"});
+  CHECK(pyro_json({"env", "inspect", "busybox"})["installed"] == true);
+  CHECK_FALSE(fs::exists(cache.path() / ".staging-busybox-99999"));
+  CHECK(fs::exists(cache.path() / "busybox" / "rootfs" / "bin" / "busybox"));
+}
+
+TEST_CASE_METHOD(env_fixture, "two processes pulling at once do the work once",
+                 "[e2e][environments]") {
+  test::process_output a;
+  test::process_output b;
+  std::thread first{[&] {
+    a = pyro({"env", "pull", "busybox"});
+  }};
+  std::thread second{[&] {
+    b = pyro({"env", "pull", "busybox"});
+  }};
+  first.join();
+  second.join();
+  CHECK(a.exit_code == 0);
+  CHECK(b.exit_code == 0);
+  int built = 0;
+  for (const auto* r : {&a, &b})
+    built += r->err.find("phase=build") != std::string::npos ? 1 : 0;
+  CHECK(built == 1);
+}
+
+TEST_CASE_METHOD(env_fixture,
+                 "prune removes unused environments, never one in use",
+                 "[e2e][environments]") {
+  pyro_json({"env", "pull", "busybox"});
+  auto ws = pyro_json({"workspace", "create", "busybox"});
+  auto kept = pyro_json({"env", "prune"});
+  CHECK(kept["count"] == 0);
+  CHECK(pyro_json({"env", "inspect", "busybox"})["installed"] == true);
+  pyro_json({"workspace", "delete", ws["workspace_id"].get<std::string>()});
+  auto pruned = pyro_json({"env", "prune"});
+  CHECK(pruned["removed"] == json::array({"busybox"}));
+  CHECK(pyro_json({"env", "inspect", "busybox"})["installed"] == false);
+}
+
+TEST_CASE_METHOD(env_fixture,
+                 "debian:12-base builds with mmdebstrap from the host's apt "
+                 "sources",
+                 "[e2e][environments][slow]") {
+  auto pull = pyro({"env", "pull", "debian:12-base"});
+  INFO(pull.err);
+  REQUIRE(pull.exit_code == 0);
+  auto info = pyro_json({"env", "inspect", "debian:12-base"});
+  CHECK(info["installed"] == true);
+  CHECK(info["source"] == "mmdebstrap");
+  auto rootfs = fs::path{info["path"].get<std::string>()} / "rootfs";
+  CHECK(fs::exists(rootfs / "bin" / "bash"));
+  CHECK(fs::exists(rootfs / "workspace"));
+  auto ws = pyro_json({"workspace", "create", "debian:12-base"});
+  auto id = ws["workspace_id"].get<std::string>();
+  auto r
+    = pyro_json({"workspace", "exec", id, "--",
+                 "bash -c 'echo $BASH_VERSION' && cat /etc/debian_version"});
+  CHECK_THAT(r["stdout"].get<std::string>(), Catch::Contains("12."));
+  pyro_json({"workspace", "delete", id});
+}
