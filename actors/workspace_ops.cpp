@@ -84,7 +84,7 @@ result<workspace_record> create_workspace_now(const state_store& store,
                       "secrets are not supported by this build yet");
   say(progress, "[create] phase=validate workspace_id=" + id);
   auto backend = vmm::select_backend(request.backend, request.allow_host_compat,
-                                     vmm::probe_host());
+                                     vmm::cached_host_facts());
   if (!backend)
     return backend.err();
   // A missing environment is installed first (with progress), before

@@ -22,8 +22,9 @@ int main(int argc, char** argv) {
   auto agent = fs::read_symlink("/proc/self/exe").parent_path() / "pyro-agent";
   pid_t pid = ::fork();
   if (pid == 0) {
-    ::execl(agent.c_str(), agent.c_str(), "--listen", ("unix:" + socket).c_str(),
-            "--root", (dir / "root").c_str(), static_cast<char*>(nullptr));
+    ::execl(agent.c_str(), agent.c_str(), "--listen",
+            ("unix:" + socket).c_str(), "--root", (dir / "root").c_str(),
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   while (!fs::exists(socket))
@@ -41,11 +42,11 @@ int main(int argc, char** argv) {
     ::waitpid(child, &status, 0);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
   });
-  auto through_agent = pyro::bench::measure(
-    "agent exec /bin/true (round trip)", 50, runs, [&] {
-      auto r = client.call("exec", request);
-      return r && (*r)["exit_code"] == 0;
-    });
+  auto through_agent
+    = pyro::bench::measure("agent exec /bin/true (round trip)", 50, runs, [&] {
+        auto r = client.call("exec", request);
+        return r && (*r)["exit_code"] == 0;
+      });
   pyro::bench::report("exec round trip through the agent",
                       {floor, through_agent}, floor);
   ::kill(pid, SIGKILL);

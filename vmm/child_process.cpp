@@ -151,7 +151,7 @@ status wait_for_socket(const std::string& path,
                           + " within " + std::to_string(timeout.count())
                           + " ms");
     std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::microseconds{20000});
+    pause = std::min(pause * 2, std::chrono::microseconds{1000});
   }
 }
 

@@ -175,6 +175,11 @@ host_facts probe_host() {
   return facts;
 }
 
+const host_facts& cached_host_facts() {
+  static const host_facts facts = probe_host();
+  return facts;
+}
+
 std::vector<backend_availability> backend_report(const host_facts& facts) {
   const std::string not_built = "this build of pyro does not include the "
                                 "backend yet";

@@ -44,6 +44,10 @@ struct host_facts {
 /// Probes the host: cheap checks only (files, a forked unshare), no VM boot.
 host_facts probe_host();
 
+/// probe_host() once per process: what backend selection on every create
+/// uses, since the host does not change under a running pyro.
+const host_facts& cached_host_facts();
+
 /// Searches PATH for an executable; empty when absent.
 std::string find_executable(const std::string& name);
 
