@@ -39,8 +39,8 @@ bool git_diff_stat(const fs::path& a, const fs::path& b) {
   if (pid == 0) {
     int null = ::open("/dev/null", O_WRONLY);
     ::dup2(null, 1);
-    ::execlp("git", "git", "diff", "--no-index", "--stat", a.c_str(),
-             b.c_str(), static_cast<char*>(nullptr));
+    ::execlp("git", "git", "diff", "--no-index", "--stat", a.c_str(), b.c_str(),
+             static_cast<char*>(nullptr));
     ::_exit(127);
   }
   int status = 0;
