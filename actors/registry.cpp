@@ -38,9 +38,14 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       auto& st = self->state;
       if (auto valid = validate_workspace_id(id); !valid)
         return to_caf(valid.err());
-      if (auto i = st.children.find(id); i != st.children.end())
-        return i->second;
-      if (!st.config.store->exists(id))
+      bool on_disk = st.config.store->exists(id);
+      if (auto i = st.children.find(id); i != st.children.end()) {
+        if (on_disk)
+          return i->second;
+        // Deleted, and its down message not here yet: forget it now.
+        st.children.erase(i);
+      }
+      if (!on_disk)
         return to_caf(make_error(
           error_code::not_found, "workspace '" + id + "' does not exist",
           "`pyro workspace list` shows the workspaces that exist"));

@@ -126,29 +126,17 @@ result<workspace_actor> Pyro::find_workspace(caf::scoped_actor& self,
 
 result<workspace_record>
 Pyro::status_workspace(const std::string& workspace_id) {
-  caf::scoped_actor self{runtime_->system()};
-  auto ws = find_workspace(self, workspace_id);
-  if (!ws)
-    return ws.err();
-  return call<workspace_record>(self, *ws, timeout_, status_atom_v);
+  return ask_workspace<workspace_record>(workspace_id, status_atom_v);
 }
 
 result<workspace_record>
 Pyro::update_workspace(const std::string& workspace_id,
                        const workspace_update& change) {
-  caf::scoped_actor self{runtime_->system()};
-  auto ws = find_workspace(self, workspace_id);
-  if (!ws)
-    return ws.err();
-  return call<workspace_record>(self, *ws, timeout_, update_atom_v, change);
+  return ask_workspace<workspace_record>(workspace_id, update_atom_v, change);
 }
 
 result<delete_result> Pyro::delete_workspace(const std::string& workspace_id) {
-  caf::scoped_actor self{runtime_->system()};
-  auto ws = find_workspace(self, workspace_id);
-  if (!ws)
-    return ws.err();
-  auto removed = call<bool>(self, *ws, timeout_, remove_atom_v);
+  auto removed = ask_workspace<bool>(workspace_id, remove_atom_v);
   if (!removed)
     return removed.err();
   return delete_result{workspace_id, *removed};
@@ -204,10 +192,16 @@ result<exec_result> Pyro::exec_workspace(const std::string& workspace_id,
 template <class T, class... Ts>
 result<T> Pyro::ask_workspace(const std::string& workspace_id, Ts&&... xs) {
   caf::scoped_actor self{runtime_->system()};
-  auto ws = find_workspace(self, workspace_id);
-  if (!ws)
-    return ws.err();
-  return call<T>(self, *ws, timeout_, std::forward<Ts>(xs)...);
+  for (int attempt = 0;; ++attempt) {
+    auto ws = find_workspace(self, workspace_id);
+    if (!ws)
+      return ws.err();
+    auto out = call<T>(self, *ws, timeout_, xs...);
+    // A handle that died between lookup and call (a crash the registry has
+    // not heard of yet): look up again once, which respawns it.
+    if (out || out.err().code != error_code::unavailable || attempt > 0)
+      return out;
+  }
 }
 
 result<sync_result> Pyro::push_workspace_sync(const std::string& id,
