@@ -11,6 +11,7 @@
 #include "actors/workspace_ops.hpp"
 #include "messages/sys/atomic_file.hpp"
 #include "messages/sys/clock.hpp"
+#include "messages/wire/relative_path.hpp"
 
 namespace pyro {
 
@@ -73,33 +74,11 @@ std::string relative_to_workspace(const std::string& absolute) {
 result<std::string> workspace_path(const std::string& path) {
   if (path.empty())
     return make_error(error_code::invalid_argument, "the path is empty");
-  std::string rest = path;
-  if (path.front() == '/') {
-    if (path != "/workspace" && path.rfind("/workspace/", 0) != 0)
-      return make_error(error_code::invalid_argument,
-                        "path '" + path + "' is outside /workspace",
-                        "use a path under /workspace, or a relative one");
-    rest = path.substr(std::string{"/workspace"}.size());
-  }
-  std::string out = "/workspace";
-  size_t start = 0;
-  while (start <= rest.size()) {
-    auto slash = rest.find('/', start);
-    if (slash == std::string::npos)
-      slash = rest.size();
-    auto part = rest.substr(start, slash - start);
-    if (part == "..")
-      return make_error(error_code::invalid_argument,
-                        "path '" + path + "' contains '..'",
-                        "paths must stay under /workspace");
-    if (part.find('\0') != std::string::npos)
-      return make_error(error_code::invalid_argument,
-                        "path contains a NUL byte");
-    if (!part.empty() && part != ".")
-      out += "/" + part;
-    start = slash + 1;
-  }
-  return out;
+  auto parts = wire::workspace_components(path);
+  if (!parts)
+    return parts.err();
+  auto rel = wire::join_components(*parts);
+  return rel.empty() ? std::string{"/workspace"} : "/workspace/" + rel;
 }
 
 result<sync_result> sync_push(const state_store& store, const std::string& id,

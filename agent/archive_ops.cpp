@@ -10,6 +10,8 @@
 #include "agent/confined_fs.hpp"
 #include "agent/fs_walk.hpp"
 #include "agent/ops.hpp"
+#include "messages/sys/unique_fd.hpp"
+#include "messages/wire/relative_path.hpp"
 #include "messages/wire/tar.hpp"
 
 namespace pyro::agent {
@@ -21,24 +23,7 @@ namespace {
 constexpr uint64_t default_max_entries = 200000;
 constexpr uint64_t default_max_bytes = uint64_t{8} << 30;
 
-class fd_guard {
-public:
-  explicit fd_guard(int fd = -1) : fd_(fd) {
-    // nop
-  }
-  ~fd_guard() {
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
-  int get() const {
-    return fd_;
-  }
-
-private:
-  int fd_;
-};
+using fd_guard = sys::unique_fd;
 
 error refused(const std::string& name, const std::string& why) {
   return make_error(error_code::invalid_argument,
@@ -48,43 +33,12 @@ error refused(const std::string& name, const std::string& why) {
 
 // Member name -> components; false on absolute names, '..' or nothing.
 bool split_member(const std::string& name, std::vector<std::string>& out) {
-  if (name.empty() || name.front() == '/')
+  if (name.empty())
     return false;
-  size_t start = 0;
-  while (start <= name.size()) {
-    auto slash = name.find('/', start);
-    if (slash == std::string::npos)
-      slash = name.size();
-    auto part = name.substr(start, slash - start);
-    if (part == "..")
-      return false;
-    if (!part.empty() && part != ".")
-      out.push_back(part);
-    start = slash + 1;
-  }
-  return !out.empty();
-}
-
-bool link_stays_inside(const std::vector<std::string>& member,
-                       const std::string& target) {
-  if (target.empty() || target.front() == '/')
+  auto parts = wire::split_relative(name);
+  if (!parts || parts->empty())
     return false;
-  std::vector<std::string> at(member.begin(), member.end() - 1);
-  size_t start = 0;
-  while (start <= target.size()) {
-    auto slash = target.find('/', start);
-    if (slash == std::string::npos)
-      slash = target.size();
-    auto part = target.substr(start, slash - start);
-    if (part == "..") {
-      if (at.empty())
-        return false;
-      at.pop_back();
-    } else if (!part.empty() && part != ".") {
-      at.push_back(part);
-    }
-    start = slash + 1;
-  }
+  out = std::move(*parts);
   return true;
 }
 
@@ -226,7 +180,7 @@ status op_import(const agent_context& ctx, const json& req, connection& conn) {
         return discard(path_error("cannot create", clean, errno));
       ::fchmodat(dir.get(), leaf.c_str(), mode | 0700, 0);
     } else if (m.type == '2') {
-      if (!link_stays_inside(parts, m.link))
+      if (!wire::link_stays_inside(parts, m.link))
         return discard(refused(clean, "symlink target '" + m.link
                                         + "' points outside the archive"));
       ::unlinkat(dir.get(), leaf.c_str(), 0);

@@ -1,5 +1,7 @@
 #include "agent/confined_fs.hpp"
 
+#include "messages/wire/relative_path.hpp"
+
 #include <cerrno>
 #include <cstring>
 
@@ -53,33 +55,7 @@ int walk_beneath(int dir_fd, const std::vector<std::string>& parts, int flags,
 } // namespace
 
 result<std::vector<std::string>> workspace_components(const std::string& p) {
-  std::string rest = p;
-  if (!p.empty() && p.front() == '/') {
-    if (p != "/workspace" && p.rfind("/workspace/", 0) != 0)
-      return make_error(error_code::invalid_argument,
-                        "path '" + p + "' is outside /workspace",
-                        "paths must stay under /workspace");
-    rest = p.substr(10);
-  }
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= rest.size()) {
-    auto slash = rest.find('/', start);
-    if (slash == std::string::npos)
-      slash = rest.size();
-    auto part = rest.substr(start, slash - start);
-    if (part == "..")
-      return make_error(error_code::invalid_argument,
-                        "path '" + p + "' contains '..'",
-                        "paths must stay under /workspace");
-    if (part.find('\0') != std::string::npos)
-      return make_error(error_code::invalid_argument,
-                        "path contains a NUL byte");
-    if (!part.empty() && part != ".")
-      parts.push_back(part);
-    start = slash + 1;
-  }
-  return parts;
+  return wire::workspace_components(p);
 }
 
 std::string guest_path(const std::vector<std::string>& parts) {

@@ -13,6 +13,7 @@
 #include "agent/confined_fs.hpp"
 #include "agent/fs_walk.hpp"
 #include "agent/ops.hpp"
+#include "messages/sys/unique_fd.hpp"
 
 namespace pyro::agent {
 
@@ -20,24 +21,7 @@ using nlohmann::json;
 
 namespace {
 
-class fd_guard {
-public:
-  explicit fd_guard(int fd) : fd_(fd) {
-    // nop
-  }
-  ~fd_guard() {
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
-  int get() const {
-    return fd_;
-  }
-
-private:
-  int fd_;
-};
+using fd_guard = sys::unique_fd;
 
 result<std::vector<std::string>> path_of(const json& req) {
   auto path = string_field(req, "path");

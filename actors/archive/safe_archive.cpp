@@ -1,5 +1,7 @@
 #include "actors/archive/safe_archive.hpp"
 
+#include "messages/wire/relative_path.hpp"
+
 #include <memory>
 #include <set>
 #include <vector>
@@ -19,26 +21,15 @@ using writer_ptr = std::unique_ptr<archive, decltype(&archive_write_free)>;
 
 // Splits on '/', dropping empty and "." components; false on "..".
 bool normalise(const std::string& name, std::vector<std::string>& parts) {
-  size_t start = 0;
-  while (start <= name.size()) {
-    auto slash = name.find('/', start);
-    if (slash == std::string::npos)
-      slash = name.size();
-    auto part = name.substr(start, slash - start);
-    if (part == "..")
-      return false;
-    if (!part.empty() && part != ".")
-      parts.push_back(std::move(part));
-    start = slash + 1;
-  }
+  auto split = wire::split_relative(name);
+  if (!split)
+    return false;
+  parts = std::move(*split);
   return true;
 }
 
 std::string join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts)
-    out += (out.empty() ? "" : "/") + p;
-  return out;
+  return wire::join_components(parts);
 }
 
 error refused(const std::string& entry, const std::string& why) {
@@ -63,29 +54,8 @@ bool safe_member_name(const std::string& name) {
 }
 
 bool safe_link_target(const std::string& member, const std::string& target) {
-  if (target.empty() || target.front() == '/')
-    return false;
-  std::vector<std::string> parts;
-  if (!normalise(member, parts))
-    return false;
-  if (!parts.empty())
-    parts.pop_back(); // the link's own name
-  size_t start = 0;
-  while (start <= target.size()) {
-    auto slash = target.find('/', start);
-    if (slash == std::string::npos)
-      slash = target.size();
-    auto part = target.substr(start, slash - start);
-    if (part == "..") {
-      if (parts.empty())
-        return false;
-      parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    start = slash + 1;
-  }
-  return true;
+  auto parts = wire::split_relative(member);
+  return parts && wire::link_stays_inside(*parts, target);
 }
 
 result<packed_archive> pack_for_import(const fs::path& source,

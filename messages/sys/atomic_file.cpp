@@ -1,5 +1,7 @@
 #include "messages/sys/atomic_file.hpp"
 
+#include "messages/sys/unique_fd.hpp"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -24,29 +26,7 @@ std::string temp_suffix() {
   return ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rng());
 }
 
-class fd_guard {
-public:
-  explicit fd_guard(int fd) : fd_(fd) {
-    // nop
-  }
-  ~fd_guard() {
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
-  int get() const {
-    return fd_;
-  }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
-private:
-  int fd_;
-};
+using fd_guard = unique_fd;
 
 } // namespace
 

@@ -96,9 +96,10 @@ result<nlohmann::json> agent_client::call(std::string_view op,
     fd = *fresh;
     out = call_on(fd, op, std::move(args), upload, download, timeout);
   }
-  bool clean = out || (out.err().code != error_code::unavailable
-                       && out.err().code != error_code::deadline_exceeded
-                       && out.err().code != error_code::internal);
+  bool clean = out
+               || (out.err().code != error_code::unavailable
+                   && out.err().code != error_code::deadline_exceeded
+                   && out.err().code != error_code::internal);
   std::lock_guard<std::mutex> guard{idle_mtx_};
   if (clean && idle_fd_ < 0)
     idle_fd_ = fd;
