@@ -13,6 +13,24 @@ using nlohmann::json;
 
 constexpr size_t upload_chunk = 1u << 20;
 
+// A reply field of the expected type, or `fallback`: the guest is not
+// trusted, and a field of the wrong type must not take pyro down.
+template <class T>
+T field(const json& j, const char* key, T fallback) {
+  auto i = j.find(key);
+  if (i == j.end())
+    return fallback;
+  try {
+    return i->get<T>();
+  } catch (const json::exception&) {
+    return fallback;
+  }
+}
+
+std::string field(const json& j, const char* key, const char* fallback) {
+  return field<std::string>(j, key, fallback);
+}
+
 // agent_link over the wire protocol (docs/protocol.md).
 class wire_link final : public agent_link {
 public:
@@ -35,13 +53,13 @@ public:
     if (!reply)
       return reply.err();
     exec_outcome o;
-    o.exit_code = reply->value("exit_code", -1);
-    o.signal = reply->value("signal", 0);
-    o.timed_out = reply->value("timed_out", false);
-    o.stdout_text = reply->value("stdout", "");
-    o.stderr_text = reply->value("stderr", "");
-    o.truncated = reply->value("truncated", false);
-    o.duration_ms = reply->value("duration_ms", int64_t{0});
+    o.exit_code = field(*reply, "exit_code", -1);
+    o.signal = field(*reply, "signal", 0);
+    o.timed_out = field(*reply, "timed_out", false);
+    o.stdout_text = field(*reply, "stdout", "");
+    o.stderr_text = field(*reply, "stderr", "");
+    o.truncated = field(*reply, "truncated", false);
+    o.duration_ms = field(*reply, "duration_ms", int64_t{0});
     return o;
   }
 
@@ -81,9 +99,9 @@ public:
       std::filesystem::remove(out, ec);
       return reply.err();
     }
-    return export_outcome{reply->value("artifact_type", ""),
-                          reply->value("entry_count", uint64_t{0}),
-                          reply->value("bytes", uint64_t{0})};
+    return export_outcome{field(*reply, "artifact_type", ""),
+                          field(*reply, "entry_count", uint64_t{0}),
+                          field(*reply, "bytes", uint64_t{0})};
   }
 
   result<manifest> walk() override {
@@ -105,12 +123,12 @@ public:
     if (!reply)
       return reply.err();
     std::vector<file_info> out;
-    for (const auto& e : reply->value("entries", json::array())) {
+    for (const auto& e : field(*reply, "entries", json::array())) {
       file_info f;
-      f.path = e.value("path", "");
-      f.type = e.value("type", "");
-      f.mode = e.value("mode", 0u);
-      f.size = e.value("size", uint64_t{0});
+      f.path = field(e, "path", "");
+      f.type = field(e, "type", "");
+      f.mode = field(e, "mode", 0u);
+      f.size = field(e, "size", uint64_t{0});
       if (auto l = e.find("link_target"); l != e.end() && l->is_string())
         f.link_target = l->get<std::string>();
       out.push_back(std::move(f));
@@ -129,7 +147,7 @@ public:
       "read", {{"path", path}, {"max_bytes", max_bytes}}, nullptr, &sink);
     if (!reply)
       return reply.err();
-    return std::pair{std::move(content), reply->value("truncated", false)};
+    return std::pair{std::move(content), field(*reply, "truncated", false)};
   }
 
   status write_file(const std::string& path,

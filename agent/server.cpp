@@ -13,6 +13,7 @@
 #include "agent/connection.hpp"
 #include "agent/ops.hpp"
 #include "messages/wire/frame.hpp"
+#include "messages/wire/request.hpp"
 
 namespace pyro::agent {
 
@@ -47,23 +48,29 @@ void serve_connection(const agent_context& ctx, int fd) {
                    "expected a request header frame of at most 1 MiB")));
       break;
     }
-    auto req = json::parse(f->body, nullptr, false);
-    if (!req.is_object()) {
-      static_cast<void>(conn.reply_error(make_error(
-        error_code::invalid_argument, "the request is not a JSON object")));
+    auto req = wire::parse_request(f->body);
+    if (!req) {
+      static_cast<void>(conn.reply_error(req.err()));
       break;
     }
-    int64_t id = 0;
-    if (auto i = req.find("id"); i != req.end() && i->is_number_integer())
-      id = i->get<int64_t>();
-    conn.set_request(id, req.value("upload", false));
-    auto op = req.value("op", std::string{});
-    auto handler = find_handler(op);
-    status outcome = handler != nullptr
-                       ? handler(ctx, req, conn)
-                       : status{make_error(error_code::invalid_argument,
-                                           "unknown op '" + op + "'",
-                                           "`hello` lists the operations")};
+    conn.set_request(req->id, req->upload);
+    auto handler = find_handler(req->op);
+    status outcome;
+    if (handler == nullptr) {
+      outcome = make_error(error_code::invalid_argument,
+                           "unknown op '" + req->op + "'",
+                           "`hello` lists the operations");
+    } else {
+      // A field of the wrong type must not take the agent down.
+      try {
+        outcome = handler(ctx, req->body, conn);
+      } catch (const json::exception& e) {
+        outcome = make_error(error_code::invalid_argument,
+                             std::string{"malformed request: "} + e.what());
+      } catch (const std::exception& e) {
+        outcome = make_error(error_code::internal, e.what());
+      }
+    }
     if (!outcome) {
       static_cast<void>(conn.drain_upload());
       if (!conn.reply_error(outcome.err()))

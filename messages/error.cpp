@@ -20,10 +20,15 @@ error error_from_json(const nlohmann::json& j) {
   if (!body->is_object() || !body->contains("code"))
     return make_error(error_code::internal,
                       "malformed error object: " + dump_json(j));
-  auto code = parse_error_code(body->value("code", ""));
+  auto text = [&](const char* key) {
+    auto i = body->find(key);
+    return i != body->end() && i->is_string() ? i->get<std::string>()
+                                              : std::string{};
+  };
+  auto code = parse_error_code(text("code"));
   error err;
   err.code = code.value_or(error_code::internal);
-  err.message = body->value("message", "");
+  err.message = text("message");
   if (auto i = body->find("hint"); i != body->end() && i->is_string())
     err.hint = i->get<std::string>();
   return err;

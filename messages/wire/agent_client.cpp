@@ -146,12 +146,16 @@ agent_client::call_on(int fd, std::string_view op, nlohmann::json args,
     return make_error(error_code::internal,
                       "the agent replied with a data frame first");
   auto j = nlohmann::json::parse(reply->body, nullptr, false);
+  auto flag = [&](const char* key) {
+    auto i = j.find(key);
+    return i != j.end() && i->is_boolean() && i->get<bool>();
+  };
   if (!j.is_object())
     return make_error(error_code::internal,
                       "the agent's reply is not a JSON object");
-  if (!j.value("ok", false))
+  if (!flag("ok"))
     return error_from_json(j);
-  if (j.value("stream", false)) {
+  if (flag("stream")) {
     for (;;) {
       auto f = read_frame(fd, ms);
       if (!f)
@@ -167,7 +171,10 @@ agent_client::call_on(int fd, std::string_view op, nlohmann::json args,
           return taken.err();
     }
   }
-  return j.value("result", nlohmann::json::object());
+  auto body = j.find("result");
+  if (body == j.end() || !body->is_object())
+    return nlohmann::json::object();
+  return *body;
 }
 
 } // namespace pyro::wire

@@ -356,6 +356,22 @@ TEST_CASE_METHOD(test::agent_fixture,
     CHECK_THAT(reply->body, Catch::Contains("not a JSON object"));
     ::close(fd);
   }
+  // Fields of the wrong type are refused, not fatal (found by the fuzzer).
+  for (const char* body :
+       {R"({"op":2,"id":1})", R"({"op":"exec","id":"x"})",
+        R"({"op":"exec","id":1,"timeout_seconds":"soon","command":"true"})",
+        R"({"op":"read","id":1,"path":7})",
+        R"({"op":"list","id":1,"path":"/workspace","recursive":"yes"})"}) {
+    INFO(body);
+    int fd = raw_connect(socket);
+    auto frame = wire::encode_frame(wire::frame_kind::header, body);
+    CHECK(::write(fd, frame.data(), frame.size()) > 0);
+    auto reply = wire::read_frame(fd, 2000);
+    REQUIRE(reply);
+    CHECK_THAT(reply->body, Catch::Contains("\"ok\":false"));
+    ::close(fd);
+    REQUIRE(agent_alive());
+  }
   auto unknown = client.call("frobnicate", json::object());
   REQUIRE_FALSE(unknown);
   CHECK_THAT(unknown.err().message, Catch::Contains("unknown op"));

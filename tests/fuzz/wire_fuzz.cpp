@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "messages/wire/frame.hpp"
+#include "messages/wire/request.hpp"
 #include "messages/wire/tar.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -21,11 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto f = pyro::wire::decode_frame(input.substr(offset), used);
     if (!f)
       break;
-    if (f->kind == pyro::wire::frame_kind::header) {
-      auto req = nlohmann::json::parse(f->body, nullptr, false);
-      if (req.is_object())
-        static_cast<void>(req.value("op", std::string{}));
-    }
+    if (f->kind == pyro::wire::frame_kind::header)
+      static_cast<void>(pyro::wire::parse_request(f->body));
     offset += used;
   }
   // The same bytes as a tar stream.
