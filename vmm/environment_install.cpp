@@ -13,6 +13,7 @@
 #include "vmm/agent_binary.hpp"
 #include "vmm/child_process.hpp"
 #include "vmm/environments/catalog.hpp"
+#include "vmm/environments/registry_install.hpp"
 #include "vmm/host_facts.hpp"
 
 namespace pyro::vmm {
@@ -184,6 +185,18 @@ result<install_info> pull_environment(std::string_view name,
     if (progress)
       progress(line);
   };
+  // A configured registry is the source of truth; building locally is the
+  // fallback when there is none.
+  if (auto registry = configured_registry(); !registry.empty()) {
+    registry_options options;
+    options.progress = [&](std::string_view line) {
+      say(std::string{line});
+    };
+    auto pulled = install_from_registry(name, registry, options, force);
+    if (!pulled)
+      return pulled.err();
+    return read_info(name);
+  }
   auto cache = environment_cache_dir();
   std::error_code ec;
   fs::create_directories(cache, ec);
@@ -277,6 +290,10 @@ prune_environments(const std::set<std::string>& in_use) {
       fs::remove_all(e.path(), ec);
       removed.push_back(e.path().filename().string());
     }
+  auto blobs = prune_cached_blobs();
+  if (!blobs)
+    return blobs.err();
+  removed.insert(removed.end(), blobs->begin(), blobs->end());
   return removed;
 }
 

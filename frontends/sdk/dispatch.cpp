@@ -333,6 +333,11 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        return as_json(sdk.pull_environment(a.at("environment"), progress,
                                            a.value("force", false)));
      }},
+    {"push_environment",
+     [](Pyro& sdk, const json& a, const progress_fn& progress) {
+       return as_json(sdk.push_environment(a.at("environment"),
+                                           a.at("reference"), progress));
+     }},
     {"inspect_environment",
      [](Pyro& sdk, const json& a, const progress_fn&) {
        return as_json(sdk.inspect_environment(a.at("environment")));

@@ -69,6 +69,17 @@ result<vmm::install_info> Pyro::pull_environment(const std::string& name,
   return vmm::pull_environment(name, progress, force);
 }
 
+result<vmm::push_report> Pyro::push_environment(const std::string& name,
+                                                const std::string& reference,
+                                                progress_fn progress) {
+  vmm::registry_options options;
+  options.progress = [&](std::string_view line) {
+    if (progress)
+      progress(std::string{line});
+  };
+  return vmm::push_environment(name, reference, options);
+}
+
 result<vmm::install_info> Pyro::inspect_environment(const std::string& name) {
   return vmm::inspect_environment(name);
 }

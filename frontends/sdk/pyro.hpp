@@ -23,6 +23,7 @@
 #include "messages/workspace_results.hpp"
 #include "vmm/environment_install.hpp"
 #include "vmm/environments/catalog.hpp"
+#include "vmm/environments/registry_install.hpp"
 #include "vmm/host_facts.hpp"
 
 namespace pyro {
@@ -106,6 +107,11 @@ public:
   result<vmm::install_info> pull_environment(const std::string& name,
                                              progress_fn progress = {},
                                              bool force = false);
+
+  /// Publishes an installed environment to an OCI registry reference.
+  result<vmm::push_report> push_environment(const std::string& name,
+                                            const std::string& reference,
+                                            progress_fn progress = {});
 
   /// What is installed for an environment.
   result<vmm::install_info> inspect_environment(const std::string& name);

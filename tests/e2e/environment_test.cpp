@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../environments/registry_fixture.hpp"
 #include "sandbox_fixture.hpp"
 
 using namespace pyro;
@@ -127,4 +128,43 @@ TEST_CASE_METHOD(env_fixture,
                  "bash -c 'echo $BASH_VERSION' && cat /etc/debian_version"});
   CHECK_THAT(r["stdout"].get<std::string>(), Catch::Contains("12."));
   pyro_json({"workspace", "delete", id});
+}
+
+TEST_CASE("an environment pushed to a registry is pulled by another cache "
+          "and runs workspaces",
+          "[e2e][environments][registry]") {
+  test::temp_dir dir;
+  test::registry_server registry{dir.path() / "registry"};
+  env_fixture builder;
+  auto pushed = builder.pyro({"env", "pull", "busybox"});
+  REQUIRE(pushed.exit_code == 0);
+  auto reference = registry.host() + "/pyro/busybox:latest";
+  auto push = builder.pyro_json({"env", "push", "busybox", reference});
+  CHECK_THAT(push["manifest_digest"].get<std::string>(),
+             Catch::StartsWith("sha256:"));
+
+  env_fixture other; // a second host: empty cache, registry configured
+  auto env = std::map<std::string, std::string>{
+    {"PYRO_HOME", other.home.path().string()},
+    {"PYRO_ENVIRONMENT_CACHE_DIR", other.cache.path().string()},
+    {"PYRO_REGISTRY", "http://" + registry.host() + "/pyro"}};
+  auto pull = test::run_process({PYRO_BIN, "env", "pull", "busybox"}, env);
+  INFO(pull.err);
+  REQUIRE(pull.exit_code == 0);
+  CHECK_THAT(pull.err, Catch::Contains("phase=download")
+                         && Catch::Contains("phase=verify"));
+  CHECK_THAT(pull.err, !Catch::Contains("phase=build"));
+  auto inspect
+    = test::run_process({PYRO_BIN, "--json", "env", "inspect", "busybox"}, env);
+  auto info = json::parse(inspect.out);
+  CHECK(info["installed"] == true);
+  CHECK_THAT(info["source"].get<std::string>(), Catch::Contains(reference));
+  auto created = test::run_process(
+    {PYRO_BIN, "--json", "workspace", "create", "busybox"}, env);
+  REQUIRE(created.exit_code == 0);
+  auto id = json::parse(created.out)["workspace_id"].get<std::string>();
+  auto ran = test::run_process(
+    {PYRO_BIN, "--json", "workspace", "exec", id, "--", "echo pulled"}, env);
+  CHECK(json::parse(ran.out)["stdout"] == "pulled\n");
+  test::run_process({PYRO_BIN, "workspace", "delete", id}, env);
 }
