@@ -84,22 +84,28 @@ void serve_connection(const agent_context& ctx, int fd) {
 }
 
 status serve(const agent_context& ctx, const std::string& socket_path) {
+  // Bind under a temporary name and rename once listening, so the socket
+  // path never exists while connections would still be refused.
+  auto staged = socket_path + ".tmp";
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof(addr.sun_path))
+  if (staged.size() >= sizeof(addr.sun_path))
     return make_error(error_code::invalid_argument,
                       "socket path too long: " + socket_path);
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  std::memcpy(addr.sun_path, staged.c_str(), staged.size() + 1);
   int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listener < 0)
     return make_error(error_code::internal,
                       std::string{"socket: "} + std::strerror(errno));
-  ::unlink(socket_path.c_str());
+  ::unlink(staged.c_str());
   if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
       || ::listen(listener, 512) != 0)
     return make_error(error_code::internal, "cannot listen on " + socket_path
                                               + ": " + std::strerror(errno));
-  ::chmod(socket_path.c_str(), 0600);
+  ::chmod(staged.c_str(), 0600);
+  if (::rename(staged.c_str(), socket_path.c_str()) != 0)
+    return make_error(error_code::internal, "cannot publish " + socket_path
+                                              + ": " + std::strerror(errno));
   for (;;) {
     int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
