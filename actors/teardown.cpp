@@ -13,6 +13,11 @@ vmm::sandbox_spec sandbox_spec_for(const state_store& store,
   return spec;
 }
 
+result<std::unique_ptr<vmm::backend>>
+backend_of(const workspace_record& record) {
+  return vmm::backend_by_name(record.backend);
+}
+
 status destroy_workspace(const state_store& store, const std::string& id) {
   auto record = store.load(id);
   std::vector<std::string> backends;

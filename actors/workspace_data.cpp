@@ -26,14 +26,6 @@ constexpr uint64_t max_inline_file = uint64_t{64} << 20;
 // The top-level name the agent gives an exported /workspace.
 constexpr const char* baseline_root = "workspace";
 
-result<workspace_record> load_started(const state_store& store,
-                                      const std::string& id) {
-  auto record = store.load(id);
-  if (!record)
-    return record.err();
-  return record;
-}
-
 // Mutations move last_activity_at; reads never do.
 status touch(const state_store& store, const std::string& id) {
   auto lock = store.lock(id);
@@ -48,7 +40,7 @@ status touch(const state_store& store, const std::string& id) {
 
 result<std::unique_ptr<agent_link>> link_for(const state_store& store,
                                              const std::string& id) {
-  auto record = load_started(store, id);
+  auto record = store.load(id);
   if (!record)
     return record.err();
   return open_agent(store, *record);
@@ -131,7 +123,7 @@ result<export_result> export_path(const state_store& store,
     return make_error(error_code::not_found, "the output directory "
                                                + out.parent_path().string()
                                                + " does not exist");
-  auto record = load_started(store, id);
+  auto record = store.load(id);
   if (!record)
     return record.err();
   auto link = open_agent(store, *record);

@@ -24,10 +24,6 @@ fs::path snapshots_dir(const state_store& store, const std::string& id) {
   return store.workspace_dir(id) / "snapshots";
 }
 
-result<std::unique_ptr<vmm::backend>> backend_of(const workspace_record& r) {
-  return vmm::backend_by_name(r.backend);
-}
-
 // Saves /workspace as `dir`/workspace.tar plus manifest.json, built in a
 // staging directory first so a half-written snapshot never shows.
 result<snapshot_info> capture(agent_link& link, const fs::path& dir,

@@ -49,11 +49,6 @@ void say(const progress_fn& progress, const std::string& line) {
     progress(line);
 }
 
-result<std::unique_ptr<vmm::backend>>
-backend_of(const workspace_record& record) {
-  return vmm::backend_by_name(record.backend);
-}
-
 } // namespace
 
 fs::path baseline_dir(const state_store& store, const std::string& id) {
