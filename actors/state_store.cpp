@@ -147,6 +147,18 @@ void state_store::sweep_trash() const {
       fs::remove_all(dirent.path(), ec);
 }
 
+result<locked_record>
+state_store::lock_and_load(const std::string& id,
+                           std::chrono::milliseconds timeout) const {
+  auto held = lock(id, timeout);
+  if (!held)
+    return held.err();
+  auto record = load(id);
+  if (!record)
+    return record.err();
+  return locked_record{std::move(*held), std::move(*record)};
+}
+
 result<sys::file_lock>
 state_store::lock(const std::string& id,
                   std::chrono::milliseconds timeout) const {

@@ -21,6 +21,12 @@ namespace pyro {
 /// Every write is atomic, so a process killed at any instant leaves each
 /// record either old or new. Locks live outside the workspace directory so
 /// that deleting a workspace never deletes a lock someone is waiting on.
+/// A workspace's record read under its lock, for a mutation.
+struct locked_record {
+  sys::file_lock lock;
+  workspace_record record;
+};
+
 class state_store {
 public:
   explicit state_store(std::filesystem::path home);
@@ -53,6 +59,11 @@ public:
   /// Removes the workspace directory: first renamed out of sight (atomic),
   /// then deleted, so a crash half-way never leaves a half-readable record.
   status remove(const std::string& id) const;
+
+  /// Takes the workspace's lock, then reads its record.
+  result<locked_record> lock_and_load(const std::string& id,
+                                      std::chrono::milliseconds timeout
+                                      = std::chrono::seconds{30}) const;
 
   /// Exclusive lock on one workspace for the duration of a mutation.
   result<sys::file_lock> lock(const std::string& id,

@@ -41,12 +41,10 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
       for (const auto& [key, value] : change.labels)
         if (auto valid = validate_label_key(key); !valid)
           return to_caf(valid.err());
-      auto lock = st.store->lock(st.id);
-      if (!lock)
-        return to_caf(lock.err());
-      auto record = st.store->load(st.id);
-      if (!record)
-        return to_caf(record.err());
+      auto locked = st.store->lock_and_load(st.id);
+      if (!locked)
+        return to_caf(locked.err());
+      auto* record = &locked->record;
       if (change.set_name)
         record->name = change.name;
       for (const auto& key : change.clear_labels)

@@ -28,12 +28,10 @@ constexpr const char* baseline_root = "workspace";
 
 // Mutations move last_activity_at; reads never do.
 status touch(const state_store& store, const std::string& id) {
-  auto lock = store.lock(id);
-  if (!lock)
-    return lock.err();
-  auto record = store.load(id);
-  if (!record)
-    return record.err();
+  auto locked = store.lock_and_load(id);
+  if (!locked)
+    return locked.err();
+  auto* record = &locked->record;
   record->last_activity_at = sys::unix_now();
   return store.save(*record);
 }

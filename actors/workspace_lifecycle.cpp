@@ -76,12 +76,10 @@ status validate_snapshot_name(const std::string& name) {
 
 result<workspace_record> stop_workspace_now(const state_store& store,
                                             const std::string& id) {
-  auto lock = store.lock(id);
-  if (!lock)
-    return lock.err();
-  auto record = store.load(id);
-  if (!record)
-    return record.err();
+  auto locked = store.lock_and_load(id);
+  if (!locked)
+    return locked.err();
+  auto* record = &locked->record;
   auto backend = backend_of(*record);
   if (!backend)
     return backend.err();
@@ -92,17 +90,15 @@ result<workspace_record> stop_workspace_now(const state_store& store,
   record->last_activity_at = sys::unix_now();
   if (auto saved = store.save(*record); !saved)
     return saved.err();
-  return record;
+  return *record;
 }
 
 result<workspace_record> start_workspace_now(const state_store& store,
                                              const std::string& id) {
-  auto lock = store.lock(id);
-  if (!lock)
-    return lock.err();
-  auto record = store.load(id);
-  if (!record)
-    return record.err();
+  auto locked = store.lock_and_load(id);
+  if (!locked)
+    return locked.err();
+  auto* record = &locked->record;
   auto link = boot_workspace(store, *record);
   if (!link)
     return link.err();
@@ -110,7 +106,7 @@ result<workspace_record> start_workspace_now(const state_store& store,
   record->last_activity_at = sys::unix_now();
   if (auto saved = store.save(*record); !saved)
     return saved.err();
-  return record;
+  return *record;
 }
 
 result<snapshot_info> create_snapshot_now(const state_store& store,
@@ -118,12 +114,10 @@ result<snapshot_info> create_snapshot_now(const state_store& store,
                                           const std::string& name) {
   if (auto valid = validate_snapshot_name(name); !valid)
     return valid.err();
-  auto lock = store.lock(id);
-  if (!lock)
-    return lock.err();
-  auto record = store.load(id);
-  if (!record)
-    return record.err();
+  auto locked = store.lock_and_load(id);
+  if (!locked)
+    return locked.err();
+  auto* record = &locked->record;
   auto dir = snapshots_dir(store, id) / name;
   std::error_code ec;
   if (fs::exists(dir, ec))
@@ -188,12 +182,10 @@ status delete_snapshot_now(const state_store& store, const std::string& id,
 result<workspace_record> reset_workspace_now(const state_store& store,
                                              const std::string& id,
                                              const std::string& snapshot) {
-  auto lock = store.lock(id);
-  if (!lock)
-    return lock.err();
-  auto record = store.load(id);
-  if (!record)
-    return record.err();
+  auto locked = store.lock_and_load(id);
+  if (!locked)
+    return locked.err();
+  auto* record = &locked->record;
   fs::path source;
   if (snapshot.empty() || snapshot == "baseline") {
     source = baseline_dir(store, id) / "workspace.tar";
@@ -247,7 +239,7 @@ result<workspace_record> reset_workspace_now(const state_store& store,
   record->last_activity_at = sys::unix_now();
   if (auto saved = store.save(*record); !saved)
     return saved.err();
-  return record;
+  return *record;
 }
 
 } // namespace pyro

@@ -221,13 +221,10 @@ result<exec_result> exec_in_workspace(const state_store& store,
   exec_result out;
   workspace_record record;
   {
-    auto lock = store.lock(id);
-    if (!lock)
-      return lock.err();
-    auto loaded = store.load(id);
-    if (!loaded)
-      return loaded.err();
-    record = std::move(*loaded);
+    auto locked = store.lock_and_load(id);
+    if (!locked)
+      return locked.err();
+    record = std::move(locked->record);
     out.sequence = ++record.command_count;
     record.last_activity_at = sys::unix_now();
     if (auto saved = store.save(record); !saved)
