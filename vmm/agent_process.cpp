@@ -53,4 +53,24 @@ error not_running_error(const sandbox_spec& spec) {
                       + "`");
 }
 
+result<agent_endpoint>
+detached_agent_backend::endpoint(const sandbox_spec& spec) {
+  if (!running(spec))
+    return not_running_error(spec);
+  return agent_endpoint{socket_path(spec)};
+}
+
+bool detached_agent_backend::running(const sandbox_spec& spec) {
+  return alive(read_identity(spec));
+}
+
+status detached_agent_backend::stop_agent(const sandbox_spec& spec) {
+  if (auto stopped = terminate(read_identity(spec), 10s); !stopped)
+    return stopped;
+  std::error_code ec;
+  std::filesystem::remove(pid_file(spec), ec);
+  std::filesystem::remove(socket_path(spec), ec);
+  return {};
+}
+
 } // namespace pyro::vmm

@@ -25,4 +25,17 @@ status terminate(const process_identity& id, std::chrono::milliseconds grace);
 /// `failed_precondition` naming the workspace, with a hint to start it.
 error not_running_error(const sandbox_spec& spec);
 
+/// A backend whose agent is one detached host process found through the
+/// runtime dir: what `running` and `endpoint` mean is the same for all of
+/// them, and stopping starts with terminating that process.
+class detached_agent_backend : public backend {
+public:
+  result<agent_endpoint> endpoint(const sandbox_spec& spec) override;
+  [[nodiscard]] bool running(const sandbox_spec& spec) override;
+
+protected:
+  /// Terminates the agent process and removes its pid file and socket.
+  static status stop_agent(const sandbox_spec& spec);
+};
+
 } // namespace pyro::vmm

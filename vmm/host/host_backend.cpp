@@ -63,23 +63,8 @@ result<agent_endpoint> host_backend::boot(const sandbox_spec& spec) {
   return agent_endpoint{socket_path(spec)};
 }
 
-result<agent_endpoint> host_backend::endpoint(const sandbox_spec& spec) {
-  if (!running(spec))
-    return not_running_error(spec);
-  return agent_endpoint{socket_path(spec)};
-}
-
-bool host_backend::running(const sandbox_spec& spec) {
-  return alive(read_identity(spec));
-}
-
 status host_backend::stop(const sandbox_spec& spec) {
-  if (auto stopped = terminate(read_identity(spec), 10s); !stopped)
-    return stopped;
-  std::error_code ec;
-  fs::remove(pid_file(spec), ec);
-  fs::remove(socket_path(spec), ec);
-  return {};
+  return stop_agent(spec);
 }
 
 status host_backend::destroy(const sandbox_spec& spec) {

@@ -1,13 +1,13 @@
 #pragma once
 
-#include "vmm/backend.hpp"
+#include "vmm/agent_process.hpp"
 
 namespace pyro::vmm {
 
 /// host-compat: no isolation. The agent runs as an ordinary host process
 /// whose guest "/" is a directory in the workspace dir; the agent confines
 /// every path to it. Only used when the caller passes allow_host_compat.
-class host_backend final : public backend {
+class host_backend final : public detached_agent_backend {
 public:
   [[nodiscard]] std::string_view name() const override {
     return "host";
@@ -23,8 +23,6 @@ public:
 
   status prepare(const sandbox_spec& spec) override;
   result<agent_endpoint> boot(const sandbox_spec& spec) override;
-  result<agent_endpoint> endpoint(const sandbox_spec& spec) override;
-  [[nodiscard]] bool running(const sandbox_spec& spec) override;
   status stop(const sandbox_spec& spec) override;
   status destroy(const sandbox_spec& spec) override;
 };

@@ -89,22 +89,9 @@ result<agent_endpoint> sandbox_backend::boot(const sandbox_spec& spec) {
   return agent_endpoint{socket_path(spec)};
 }
 
-result<agent_endpoint> sandbox_backend::endpoint(const sandbox_spec& spec) {
-  if (!running(spec))
-    return not_running_error(spec);
-  return agent_endpoint{socket_path(spec)};
-}
-
-bool sandbox_backend::running(const sandbox_spec& spec) {
-  return alive(read_identity(spec));
-}
-
 status sandbox_backend::stop(const sandbox_spec& spec) {
-  if (auto stopped = terminate(read_identity(spec), 10s); !stopped)
+  if (auto stopped = stop_agent(spec); !stopped)
     return stopped;
-  std::error_code ec;
-  fs::remove(pid_file(spec), ec);
-  fs::remove(socket_path(spec), ec);
   remove_cgroups(spec.workspace_id);
   return {};
 }

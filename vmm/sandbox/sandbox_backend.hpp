@@ -1,13 +1,13 @@
 #pragma once
 
-#include "vmm/backend.hpp"
+#include "vmm/agent_process.hpp"
 
 namespace pyro::vmm {
 
 /// Linux namespaces around the agent as PID 1: an overlay root whose upper
 /// layer lives in the workspace dir, so /workspace survives stop/start.
 /// Built by the `pyro-sandbox` helper; found again through runtime/pid.json.
-class sandbox_backend final : public backend {
+class sandbox_backend final : public detached_agent_backend {
 public:
   [[nodiscard]] std::string_view name() const override {
     return "sandbox";
@@ -20,8 +20,6 @@ public:
   [[nodiscard]] backend_capabilities capabilities() const override;
   status prepare(const sandbox_spec& spec) override;
   result<agent_endpoint> boot(const sandbox_spec& spec) override;
-  result<agent_endpoint> endpoint(const sandbox_spec& spec) override;
-  [[nodiscard]] bool running(const sandbox_spec& spec) override;
   status stop(const sandbox_spec& spec) override;
   status destroy(const sandbox_spec& spec) override;
 };
