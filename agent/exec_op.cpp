@@ -7,11 +7,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/confined_fs.hpp"
+#include "agent/launch.hpp"
 #include "agent/ops.hpp"
 #include "agent/process_table.hpp"
 
@@ -39,63 +38,23 @@ void append_capped(captured& c, const char* data, size_t n, size_t cap) {
     c.truncated = true;
 }
 
-int pidfd_open(pid_t pid) {
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-}
-
 } // namespace
 
 status op_exec(const agent_context& ctx, const json& req, connection& conn) {
-  std::vector<std::string> argv;
-  if (auto a = req.find("argv"); a != req.end() && a->is_array()) {
-    for (const auto& word : *a)
-      if (word.is_string())
-        argv.push_back(word.get<std::string>());
-  } else if (auto c = req.find("command"); c != req.end() && c->is_string()) {
-    argv = {"/bin/sh", "-c", c->get<std::string>()};
-  }
-  if (argv.empty())
-    return make_error(error_code::invalid_argument,
-                      "exec needs a non-empty argv or a command string");
-  auto cwd_parts = workspace_components(req.value("cwd", "/workspace"));
-  if (!cwd_parts)
-    return cwd_parts.err();
-  auto cwd
-    = open_beneath(ctx, ctx.workspace_fd, *cwd_parts, O_RDONLY | O_DIRECTORY);
-  if (!cwd)
-    return cwd.err();
+  auto plan = plan_launch(ctx, req);
+  if (!plan)
+    return plan.err();
   auto timeout_s = req.value("timeout_seconds", 30.0);
   if (!(timeout_s > 0) || timeout_s > 86400)
     return make_error(error_code::invalid_argument,
                       "timeout_seconds must be in (0, 86400]");
   auto cap = req.value("max_output_bytes", default_output_cap);
 
-  // Everything the child needs is built before fork: after it, only
-  // async-signal-safe calls.
-  std::vector<std::string> env
-    = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-       "HOME=/root", "LANG=C.UTF-8", "TERM=xterm-256color",
-       "PWD=" + guest_path(*cwd_parts)};
-  if (auto e = req.find("env"); e != req.end() && e->is_object())
-    for (const auto& [key, value] : e->items())
-      if (value.is_string() && !key.empty()
-          && key.find('=') == std::string::npos)
-        env.push_back(key + "=" + value.get<std::string>());
-  std::vector<char*> c_argv;
-  for (auto& a : argv)
-    c_argv.push_back(a.data());
-  c_argv.push_back(nullptr);
-  std::vector<char*> c_env;
-  for (auto& e : env)
-    c_env.push_back(e.data());
-  c_env.push_back(nullptr);
   int out_pipe[2];
   int err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    ::close(*cwd);
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
     return make_error(error_code::resource_exhausted,
                       std::string{"pipe: "} + std::strerror(errno));
-  }
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   auto started = clock_type::now();
   pid_t pid = process_table::instance().fork_tracked();
@@ -104,15 +63,10 @@ status op_exec(const agent_context& ctx, const json& req, connection& conn) {
     ::dup2(null_fd >= 0 ? null_fd : out_pipe[0], 0);
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
-    if (::fchdir(*cwd) != 0)
-      ::_exit(126);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::execve(c_argv[0], c_argv.data(), c_env.data());
-    ::_exit(127);
+    (*plan)->exec_child();
   }
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
-  ::close(*cwd);
   if (null_fd >= 0)
     ::close(null_fd);
   if (pid < 0) {
@@ -121,7 +75,7 @@ status op_exec(const agent_context& ctx, const json& req, connection& conn) {
     return make_error(error_code::resource_exhausted,
                       std::string{"fork: "} + std::strerror(errno));
   }
-  int exit_fd = pidfd_open(pid);
+  int exit_fd = open_pidfd(pid);
   auto deadline
     = started
       + std::chrono::milliseconds{static_cast<int64_t>(timeout_s * 1000)};

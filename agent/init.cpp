@@ -18,7 +18,9 @@ namespace pyro::agent {
 namespace {
 
 extern "C" void on_terminate(int) {
-  // Flush what the sandbox wrote, then go; as PID 1 this ends the sandbox.
+  // Flush what the sandbox wrote, then go; as PID 1 this ends the sandbox,
+  // on the host the children's groups have to be ended by hand.
+  process_table::kill_all_groups();
   ::sync();
   ::_exit(0);
 }

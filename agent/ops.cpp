@@ -1,11 +1,13 @@
 #include "agent/ops.hpp"
 
 #include <cstring>
-#include <unordered_map>
+#include <map>
 
 #include <sys/reboot.h>
 #include <unistd.h>
 
+#include "agent/services.hpp"
+#include "agent/shells.hpp"
 #include "agent/version.hpp"
 
 namespace pyro::agent {
@@ -22,10 +24,8 @@ result<std::string> string_field(const json& req, const char* key) {
 
 status op_hello(const agent_context& ctx, const json&, connection& conn) {
   json ops = json::array();
-  for (const char* name :
-       {"hello", "exec", "stat", "list", "read", "write", "delete", "manifest",
-        "import", "export", "shutdown"})
-    ops.push_back(name);
+  for (const auto& entry : operations())
+    ops.push_back(entry.first);
   return conn.reply(json{{"agent", "pyro-agent"},
                          {"version", std::string{agent_version}},
                          {"protocol", protocol_version},
@@ -43,15 +43,39 @@ status op_shutdown(const agent_context& ctx, const json&, connection& conn) {
   return replied;
 }
 
-handler find_handler(const std::string& op) {
-  static const std::unordered_map<std::string, handler> table{
-    {"hello", op_hello},   {"exec", op_exec},         {"stat", op_stat},
-    {"list", op_list},     {"read", op_read},         {"write", op_write},
-    {"delete", op_delete}, {"manifest", op_manifest}, {"import", op_import},
-    {"export", op_export}, {"shutdown", op_shutdown},
+const std::map<std::string, handler>& operations() {
+  static const std::map<std::string, handler> table{
+    {"hello", op_hello},
+    {"exec", op_exec},
+    {"stat", op_stat},
+    {"list", op_list},
+    {"read", op_read},
+    {"write", op_write},
+    {"delete", op_delete},
+    {"manifest", op_manifest},
+    {"import", op_import},
+    {"export", op_export},
+    {"shutdown", op_shutdown},
+    {"secrets_put", op_secrets_put},
+    {"shell_open", op_shell_open},
+    {"shell_write", op_shell_write},
+    {"shell_read", op_shell_read},
+    {"shell_resize", op_shell_resize},
+    {"shell_signal", op_shell_signal},
+    {"shell_close", op_shell_close},
+    {"shell_list", op_shell_list},
+    {"service_start", op_service_start},
+    {"service_status", op_service_status},
+    {"service_list", op_service_list},
+    {"service_logs", op_service_logs},
+    {"service_stop", op_service_stop},
   };
-  auto i = table.find(op);
-  return i == table.end() ? nullptr : i->second;
+  return table;
+}
+
+handler find_handler(const std::string& op) {
+  auto i = operations().find(op);
+  return i == operations().end() ? nullptr : i->second;
 }
 
 } // namespace pyro::agent

@@ -3,6 +3,9 @@
 // One handler per operation of docs/protocol.md. A handler replies through
 // the connection; an error it returns is sent as an error reply.
 
+#include <map>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "agent/agent_context.hpp"
@@ -25,6 +28,11 @@ status op_manifest(const agent_context&, const nlohmann::json&, connection&);
 status op_import(const agent_context&, const nlohmann::json&, connection&);
 status op_export(const agent_context&, const nlohmann::json&, connection&);
 status op_shutdown(const agent_context&, const nlohmann::json&, connection&);
+status op_secrets_put(const agent_context&, const nlohmann::json&,
+                      connection&);
+
+/// Every operation by name.
+const std::map<std::string, handler>& operations();
 
 /// The handler for an op name, or nullptr.
 handler find_handler(const std::string& op);

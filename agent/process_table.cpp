@@ -1,12 +1,47 @@
 #include "agent/process_table.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <thread>
 
+#include <csignal>
+
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 namespace pyro::agent {
+
+namespace {
+
+// Every child leads its own process group; these slots name the running
+// ones for kill_all_groups, which may run in a signal handler.
+constexpr size_t group_slots = 4096;
+std::atomic<pid_t> live_groups[group_slots];
+
+void remember_group(pid_t pid) {
+  for (auto& slot : live_groups) {
+    pid_t empty = 0;
+    if (slot.compare_exchange_strong(empty, pid))
+      return;
+  }
+}
+
+void forget_group(pid_t pid) {
+  for (auto& slot : live_groups) {
+    pid_t expected = pid;
+    if (slot.compare_exchange_strong(expected, 0))
+      return;
+  }
+}
+
+} // namespace
+
+void process_table::kill_all_groups() noexcept {
+  for (auto& slot : live_groups)
+    if (pid_t pid = slot.load(); pid > 0)
+      ::kill(-pid, SIGKILL);
+}
 
 process_table& process_table::instance() {
   static process_table table;
@@ -24,6 +59,7 @@ pid_t process_table::fork_tracked() {
   pid_t pid = ::fork();
   if (pid > 0) {
     tracked_.insert(pid);
+    remember_group(pid);
     changed_.notify_all(); // wakes the reaper if it had nothing to wait for
   }
   return pid;
@@ -42,6 +78,7 @@ void process_table::reap_loop() {
                         [&] { return !tracked_.empty(); });
       continue;
     }
+    forget_group(pid);
     std::lock_guard<std::mutex> guard{mtx_};
     if (tracked_.erase(pid) > 0) {
       exited_[pid] = status;
@@ -65,6 +102,23 @@ void process_table::forget(pid_t pid) {
   std::lock_guard<std::mutex> guard{mtx_};
   tracked_.erase(pid);
   exited_.erase(pid);
+}
+
+int open_pidfd(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+void stop_group(
+  pid_t pid, std::chrono::milliseconds grace,
+  const std::function<bool(std::chrono::steady_clock::time_point)>& exited_by) {
+  ::kill(-pid, SIGTERM);
+  ::kill(pid, SIGTERM);
+  bool gone = exited_by(std::chrono::steady_clock::now() + grace);
+  ::kill(-pid, SIGKILL); // the leader may be gone and its group not
+  if (!gone) {
+    ::kill(pid, SIGKILL);
+    exited_by(std::chrono::steady_clock::now() + std::chrono::seconds{5});
+  }
 }
 
 } // namespace pyro::agent

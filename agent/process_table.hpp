@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,10 @@ public:
   /// Forgets a tracked child whose status nobody will collect.
   void forget(pid_t pid);
 
+  /// SIGKILLs the process group of every child still running. Async-signal
+  /// safe: on the host nothing else would end them when the agent goes.
+  static void kill_all_groups() noexcept;
+
 private:
   void reap_loop();
 
@@ -41,5 +46,15 @@ private:
   std::set<pid_t> tracked_;
   std::map<pid_t, int> exited_;
 };
+
+/// A pidfd for `pid` (readable once it exits), or -1.
+int open_pidfd(pid_t pid);
+
+/// Ends a process group, politely first: TERM, then KILL unless
+/// `exited_by(deadline)` reports the leader gone within `grace`. Whoever
+/// owns the leader's exit status (a monitor thread) answers `exited_by`.
+void stop_group(
+  pid_t pid, std::chrono::milliseconds grace,
+  const std::function<bool(std::chrono::steady_clock::time_point)>& exited_by);
 
 } // namespace pyro::agent

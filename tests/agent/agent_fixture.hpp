@@ -42,12 +42,23 @@ struct agent_fixture {
   }
 
   ~agent_fixture() {
+    stop();
+  }
+
+  /// SIGTERM, as a backend's stop sends it; SIGKILL if it lingers.
+  void stop() {
+    if (pid <= 0)
+      return;
+    ::kill(pid, SIGTERM);
+    for (int i = 0; i < 200 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
+    pid = -1;
   }
 
   [[nodiscard]] bool agent_alive() const {
-    return ::kill(pid, 0) == 0;
+    return pid > 0 && ::kill(pid, 0) == 0;
   }
 
   nlohmann::json ok(std::string_view op, nlohmann::json args = {}) {
