@@ -4,6 +4,7 @@
 // the bytes travel. One implementation speaks the wire protocol
 // (docs/protocol.md) over the backend's endpoint.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -11,6 +12,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "actors/diff/manifest.hpp"
 #include "messages/error.hpp"
@@ -55,6 +58,13 @@ public:
     = 0;
 
   virtual status remove(const std::string& path) = 0;
+
+  /// Any other operation of docs/protocol.md (shells, services, secrets):
+  /// its JSON request fields in, its JSON reply out.
+  virtual result<nlohmann::json> call(const std::string& op,
+                                      const nlohmann::json& args,
+                                      std::chrono::milliseconds timeout)
+    = 0;
 };
 
 /// Connects to the agent listening at `endpoint`.

@@ -48,6 +48,7 @@ public:
                               {{"command", r.command},
                                {"cwd", r.cwd},
                                {"env", env},
+                               {"secret_env", r.secret_env_map},
                                {"timeout_seconds", r.timeout_seconds}},
                               nullptr, nullptr, limit);
     if (!reply)
@@ -171,6 +172,11 @@ public:
     if (!reply)
       return reply.err();
     return {};
+  }
+
+  result<json> call(const std::string& op, const json& args,
+                    std::chrono::milliseconds timeout) override {
+    return client_.call(op, args, nullptr, nullptr, timeout);
   }
 
 private:

@@ -93,8 +93,9 @@ status state_store::save(const workspace_record& record) const {
                         + ec.message());
   auto path = record_path(record.workspace_id);
   sys::remove_stale_temp_files(path);
-  return sys::write_file_atomic(path, dump_json(to_json(record), 2) + "\n",
-                                0600);
+  auto j = to_json(record);
+  j.erase("service_counts"); // live, asked of the agent
+  return sys::write_file_atomic(path, dump_json(j, 2) + "\n", 0600);
 }
 
 std::vector<workspace_entry> state_store::list() const {

@@ -6,6 +6,7 @@
 
 #include "actors/archive/safe_archive.hpp"
 #include "actors/journal.hpp"
+#include "actors/secret_store.hpp"
 #include "actors/teardown.hpp"
 #include "messages/json_text.hpp"
 #include "messages/sys/atomic_file.hpp"
@@ -74,9 +75,6 @@ result<workspace_record> create_workspace_now(const state_store& store,
                       "network policy '" + request.network_policy
                         + "' is not supported by this build yet",
                       "create the workspace with --network-policy off");
-  if (!request.secrets.empty())
-    return make_error(error_code::unavailable,
-                      "secrets are not supported by this build yet");
   say(progress, "[create] phase=validate workspace_id=" + id);
   auto backend = vmm::select_backend(request.backend, request.allow_host_compat,
                                      vmm::cached_host_facts());
@@ -115,9 +113,13 @@ result<workspace_record> create_workspace_now(const state_store& store,
   record.network_policy = request.network_policy;
   record.backend = std::string{(*backend)->name()};
   record.execution_mode = std::string{(*backend)->execution_mode()};
+  for (const auto& s : request.secrets)
+    record.secrets.push_back({s.name, s.source_kind});
   if (auto saved = store.save(record); !saved)
     return saved.err();
   teardown_guard guard{store, id};
+  if (auto kept = save_secret_values(store, id, request.secrets); !kept)
+    return kept.err();
 
   auto scratch = store.workspace_dir(id) / "tmp";
   std::error_code ec;
@@ -189,7 +191,12 @@ result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
   auto endpoint = (*backend)->boot(spec);
   if (!endpoint)
     return endpoint.err();
-  return connect_agent(*endpoint);
+  auto link = connect_agent(*endpoint);
+  if (!link)
+    return link.err();
+  if (auto put = materialise_secrets(store, r, **link); !put)
+    return put.err();
+  return link;
 }
 
 result<std::unique_ptr<agent_link>> open_agent(const state_store& store,
@@ -220,11 +227,16 @@ result<exec_result> exec_in_workspace(const state_store& store,
                       "timeout_seconds must be 1-86400");
   exec_result out;
   workspace_record record;
+  exec_request resolved = request;
   {
     auto locked = store.lock_and_load(id);
     if (!locked)
       return locked.err();
     record = std::move(locked->record);
+    auto secret_env = secret_env_map(record, request.secret_env);
+    if (!secret_env)
+      return secret_env.err();
+    resolved.secret_env_map = std::move(*secret_env);
     out.sequence = ++record.command_count;
     record.last_activity_at = sys::unix_now();
     if (auto saved = store.save(record); !saved)
@@ -233,12 +245,18 @@ result<exec_result> exec_in_workspace(const state_store& store,
   auto link = open_agent(store, record);
   if (!link)
     return link.err();
+  auto redact = redactor::for_workspace(store, record);
+  if (!redact)
+    return redact.err();
   auto started = sys::unix_now();
-  auto outcome = (*link)->exec(request);
+  auto outcome = (*link)->exec(resolved);
   if (!outcome)
-    return outcome.err();
+    return redact->apply(outcome.err());
+  // Secret values never reach the journal or the caller.
+  outcome->stdout_text = redact->apply(std::move(outcome->stdout_text));
+  outcome->stderr_text = redact->apply(std::move(outcome->stderr_text));
   out.workspace_id = id;
-  out.command = request.command;
+  out.command = redact->apply(request.command);
   out.cwd = request.cwd;
   out.execution_mode = record.execution_mode;
   out.outcome = std::move(*outcome);

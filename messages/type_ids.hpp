@@ -38,6 +38,7 @@ CAF_ADD_ATOM(pyro, pyro, snap_add_atom, "snap_add")
 CAF_ADD_ATOM(pyro, pyro, snap_list_atom, "snap_list")
 CAF_ADD_ATOM(pyro, pyro, snap_del_atom, "snap_del")
 CAF_ADD_ATOM(pyro, pyro, reset_atom, "reset")
+CAF_ADD_ATOM(pyro, pyro, guest_atom, "guest")
 
 CAF_ADD_TYPE_ID(pyro, (pyro::error_code))
 CAF_ADD_TYPE_ID(pyro, (pyro::workspace_seed))
@@ -85,7 +86,15 @@ using workspace_actor = caf::typed_actor<
   caf::replies_to<snap_add_atom, std::string>::with<snapshot_info>,
   caf::replies_to<snap_list_atom>::with<std::vector<snapshot_info>>,
   caf::replies_to<snap_del_atom, std::string>::with<bool>,
-  caf::replies_to<reset_atom, std::string>::with<workspace_record>>;
+  caf::replies_to<reset_atom, std::string>::with<workspace_record>,
+  // Shells and services: a contract tool name and its JSON arguments in,
+  // the JSON reply out (actors/guest_calls.hpp).
+  caf::replies_to<guest_atom, std::string, std::string>::with<std::string>>;
+
+/// A one-shot worker for a guest call, so that a shell read waiting for
+/// idle output never holds up the workspace's mailbox.
+using guest_worker_actor = caf::typed_actor<
+  caf::replies_to<guest_atom, std::string, std::string>::with<std::string>>;
 
 } // namespace pyro
 

@@ -9,6 +9,12 @@ namespace pyro {
 using nlohmann::json;
 
 json to_json(const workspace_record& r) {
+  json service_counts = json::object();
+  for (const char* state :
+       {"total", "running", "ready", "exited", "stopped", "failed"}) {
+    auto i = r.service_counts.find(state);
+    service_counts[state] = i == r.service_counts.end() ? 0 : i->second;
+  }
   json secrets = json::array();
   for (const auto& s : r.secrets)
     secrets.push_back({{"name", s.name}, {"source_kind", s.source_kind}});
@@ -35,6 +41,7 @@ json to_json(const workspace_record& r) {
        r.seed.source_path.empty() ? json(nullptr) : json(r.seed.source_path)}}},
     {"command_count", r.command_count},
     {"secrets", std::move(secrets)},
+    {"service_counts", service_counts},
   };
 }
 

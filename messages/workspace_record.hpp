@@ -53,6 +53,9 @@ struct workspace_record {
   workspace_seed seed;
   int64_t command_count = 0;
   std::vector<secret_ref> secrets;
+  /// Services by state (total, running, ready, exited, stopped, failed),
+  /// asked of the agent when the record is shown; never stored.
+  std::map<std::string, int64_t> service_counts;
 };
 
 nlohmann::json to_json(const workspace_record& record);
@@ -103,7 +106,8 @@ typename Inspector::result_type inspect(Inspector& f, workspace_record& x) {
   return f(x.schema_version, x.workspace_id, x.name, x.labels, x.environment,
            x.vcpu_count, x.mem_mib, x.ttl_seconds, x.created_at, x.expires_at,
            x.last_activity_at, x.state, x.network_policy, x.backend,
-           x.execution_mode, x.seed, x.command_count, x.secrets, x.kind);
+           x.execution_mode, x.seed, x.command_count, x.secrets, x.kind,
+           x.service_counts);
 }
 
 template <class Inspector>

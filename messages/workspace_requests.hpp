@@ -43,6 +43,10 @@ struct exec_request {
   std::string cwd = "/workspace";
   std::map<std::string, std::string> env;
   int32_t timeout_seconds = 30;
+  /// `--secret-env NAME[=ENV]` as given; the workspace resolves it.
+  std::vector<std::string> secret_env;
+  /// ENV -> secret name, as the agent takes it (filled in by the workspace).
+  std::map<std::string, std::string> secret_env_map;
 };
 
 struct exec_outcome {
@@ -91,7 +95,8 @@ typename Inspector::result_type inspect(Inspector& f, create_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, exec_request& x) {
-  return f(x.command, x.cwd, x.env, x.timeout_seconds);
+  return f(x.command, x.cwd, x.env, x.timeout_seconds, x.secret_env,
+           x.secret_env_map);
 }
 
 template <class Inspector>

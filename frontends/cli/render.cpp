@@ -224,6 +224,50 @@ std::string render_demo(const json& r, const json&) {
   return out.str();
 }
 
+std::string render_shell_open(const json& r, const json& args) {
+  if (args.value("id_only", false))
+    return scalar(r.at("shell_id")) + "\n";
+  return "Opened shell " + scalar(r.at("shell_id")) + " in "
+         + scalar(r.at("workspace_id")) + " (" + scalar(r.at("cols")) + "x"
+         + scalar(r.at("rows")) + ", cwd " + scalar(r.at("cwd")) + ")\n";
+}
+
+// The output itself on stdout; where to read on from goes to stderr.
+std::string render_shell_read(const json& r, const json&) {
+  std::cerr << "[shell-read] shell_id=" << scalar(r.at("shell_id"))
+            << " next_cursor=" << scalar(r.at("next_cursor"))
+            << " state=" << scalar(r.at("state"))
+            << (r.value("truncated", false) ? " truncated=true" : "");
+  if (r.value("state", "") == "exited")
+    std::cerr << " exit_code=" << scalar(r.at("exit_code"));
+  std::cerr << std::endl;
+  return r.at("output").get<std::string>();
+}
+
+std::string render_service(const json& r, const json&) {
+  std::ostringstream out;
+  out << "Service " << scalar(r.at("name")) << ": " << scalar(r.at("state"));
+  if (r.contains("reason"))
+    out << " (" << scalar(r.at("reason")) << ")";
+  out << "\n";
+  return out.str();
+}
+
+std::string render_service_list(const json& r, const json&) {
+  std::ostringstream out;
+  out << "NAME\tSTATE\tPID\tREADINESS\n";
+  for (const auto& s : r.at("services"))
+    out << scalar(s.at("name")) << '\t' << scalar(s.at("state")) << '\t'
+        << scalar(s.at("pid")) << '\t'
+        << scalar(s.at("readiness").at("type")) << '\n';
+  return out.str();
+}
+
+std::string render_service_logs(const json& r, const json&) {
+  std::cerr << scalar(r.at("stderr"));
+  return r.at("stdout").get<std::string>();
+}
+
 using renderer = std::function<std::string(const json&, const json&)>;
 
 const std::unordered_map<std::string_view, renderer>& renderers() {
@@ -240,6 +284,13 @@ const std::unordered_map<std::string_view, renderer>& renderers() {
     {"workspace file list", render_file_list},
     {"workspace diff", render_diff},
     {"workspace logs", render_logs},
+    {"workspace shell open", render_shell_open},
+    {"workspace shell read", render_shell_read},
+    {"workspace service start", render_service},
+    {"workspace service status", render_service},
+    {"workspace service stop", render_service},
+    {"workspace service list", render_service_list},
+    {"workspace service logs", render_service_logs},
   };
   return table;
 }

@@ -65,6 +65,38 @@ result<std::string> text_argument(const json& a, const char* key,
   return std::move(*text);
 }
 
+std::vector<std::string> string_list(const json& a, const char* key) {
+  auto i = a.find(key);
+  if (i == a.end() || !i->is_array())
+    return {};
+  return i->get<std::vector<std::string>>();
+}
+
+// A readiness probe given as a JSON object (SDK, MCP) or, on the CLI, as
+// one of --ready-file, --ready-tcp, --ready-http, --ready-command.
+result<json> readiness_from(const json& a) {
+  static const std::pair<const char*, std::pair<const char*, const char*>>
+    flags[] = {{"ready_file", {"file", "path"}},
+               {"ready_tcp", {"tcp", "address"}},
+               {"ready_http", {"http", "url"}},
+               {"ready_command", {"command", "command"}}};
+  json probe;
+  if (auto r = a.find("readiness"); r != a.end() && !r->is_null())
+    probe = *r;
+  for (const auto& [flag, kind] : flags) {
+    auto i = a.find(flag);
+    if (i == a.end() || !i->is_string())
+      continue;
+    if (!probe.is_null())
+      return make_error(error_code::invalid_argument,
+                        "give at most one readiness probe",
+                        "one of --ready-file, --ready-tcp, --ready-http, "
+                        "--ready-command");
+    probe = json{{"type", kind.first}, {kind.second, *i}};
+  }
+  return probe;
+}
+
 result<create_request> create_request_from(const json& a) {
   create_request r;
   r.environment = a.at("environment").get<std::string>();
@@ -151,6 +183,7 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        exec_request r;
        r.command = a.at("command").get<std::string>();
        r.timeout_seconds = a.value("timeout_seconds", 30);
+       r.secret_env = string_list(a, "secret_env");
        return as_json(sdk.exec_workspace(a.at("workspace_id"), r));
      }},
     {"push_workspace_sync",
@@ -356,6 +389,72 @@ const std::unordered_map<std::string_view, handler>& handlers() {
     {"delete_workspace",
      [](Pyro& sdk, const json& a, const progress_fn&) {
        return as_json(sdk.delete_workspace(a.at("workspace_id")));
+     }},
+    {"open_shell",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       shell_options o;
+       o.cwd = a.value("cwd", o.cwd);
+       o.cols = a.value("cols", o.cols);
+       o.rows = a.value("rows", o.rows);
+       o.secret_env = string_list(a, "secret_env");
+       return sdk.open_shell(a.at("workspace_id"), o);
+     }},
+    {"read_shell",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       shell_read_options o;
+       o.cursor = a.value("cursor", o.cursor);
+       o.max_chars = a.value("max_chars", o.max_chars);
+       o.plain = a.value("plain", false);
+       if (auto w = a.find("wait_for_idle_ms"); w != a.end() && w->is_number())
+         o.wait_for_idle_ms = w->get<int>();
+       return sdk.read_shell(a.at("workspace_id"), a.at("shell_id"), o);
+     }},
+    {"write_shell",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return sdk.write_shell(a.at("workspace_id"), a.at("shell_id"),
+                              a.at("input"), a.value("append_newline", true));
+     }},
+    {"signal_shell",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return sdk.signal_shell(a.at("workspace_id"), a.at("shell_id"),
+                               a.value("signal_name", std::string{"INT"}));
+     }},
+    {"close_shell",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return sdk.close_shell(a.at("workspace_id"), a.at("shell_id"));
+     }},
+    {"start_service",
+     [](Pyro& sdk, const json& a, const progress_fn&) -> result<json> {
+       service_options o;
+       o.command = a.at("command").get<std::string>();
+       o.cwd = a.value("cwd", o.cwd);
+       auto readiness = readiness_from(a);
+       if (!readiness)
+         return readiness.err();
+       o.readiness = *readiness;
+       o.ready_timeout_seconds
+         = a.value("ready_timeout_seconds", o.ready_timeout_seconds);
+       o.ready_interval_ms = a.value("ready_interval_ms", o.ready_interval_ms);
+       o.published_ports = string_list(a, "published_ports");
+       o.secret_env = string_list(a, "secret_env");
+       return sdk.start_service(a.at("workspace_id"), a.at("service_name"), o);
+     }},
+    {"list_services",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return sdk.list_services(a.at("workspace_id"));
+     }},
+    {"status_service",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return sdk.status_service(a.at("workspace_id"), a.at("service_name"));
+     }},
+    {"logs_service",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return sdk.logs_service(a.at("workspace_id"), a.at("service_name"),
+                               a.value("tail_lines", int64_t{0}));
+     }},
+    {"stop_service",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return sdk.stop_service(a.at("workspace_id"), a.at("service_name"));
      }},
   };
   return table;

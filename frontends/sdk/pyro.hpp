@@ -77,6 +77,36 @@ struct vm_run_result {
   bool deleted = false;
 };
 
+struct shell_options {
+  std::string cwd = "/workspace";
+  int cols = 120;
+  int rows = 30;
+  /// NAME or NAME=ENV: secrets exposed to the shell's environment.
+  std::vector<std::string> secret_env;
+};
+
+struct shell_read_options {
+  uint64_t cursor = 0;
+  uint64_t max_chars = 65536;
+  /// Strip ANSI sequences, apply carriage returns and backspaces.
+  bool plain = false;
+  /// Wait until output has been quiet this long (0 = do not wait).
+  int wait_for_idle_ms = 0;
+};
+
+struct service_options {
+  std::string command;
+  std::string cwd = "/workspace";
+  /// {"type": "file"|"tcp"|"http"|"command", "path"|"address"|"url"|
+  /// "command": ...}; null for none.
+  nlohmann::json readiness;
+  double ready_timeout_seconds = 30;
+  int ready_interval_ms = 500;
+  /// HOST:GUEST ports published on 127.0.0.1.
+  std::vector<std::string> published_ports;
+  std::vector<std::string> secret_env;
+};
+
 struct reap_result {
   std::vector<std::string> deleted;
   /// Expired workspaces that could not be deleted, with why.
@@ -210,6 +240,51 @@ public:
   /// a TTL of 0 never expires).
   result<reap_result> reap_expired();
 
+  // Shells and services return the JSON objects of docs/protocol.md (with
+  // workspace_id added, secret values redacted).
+
+  /// Opens a PTY shell; the result's `shell_id` names it from then on.
+  result<nlohmann::json> open_shell(const std::string& workspace_id,
+                                    const shell_options& options = {});
+
+  /// Output from a cursor: `output`, `next_cursor`, `truncated`, `state`,
+  /// `exit_code`.
+  result<nlohmann::json> read_shell(const std::string& workspace_id,
+                                    const std::string& shell_id,
+                                    const shell_read_options& options = {});
+
+  result<nlohmann::json> write_shell(const std::string& workspace_id,
+                                     const std::string& shell_id,
+                                     const std::string& input,
+                                     bool append_newline = true);
+
+  /// HUP, INT, TERM or KILL to the shell's foreground process group.
+  result<nlohmann::json> signal_shell(const std::string& workspace_id,
+                                      const std::string& shell_id,
+                                      const std::string& signal_name = "INT");
+
+  result<nlohmann::json> close_shell(const std::string& workspace_id,
+                                     const std::string& shell_id);
+
+  /// Starts a service and waits until it is ready, running or failed.
+  result<nlohmann::json> start_service(const std::string& workspace_id,
+                                       const std::string& name,
+                                       const service_options& options);
+
+  result<nlohmann::json> list_services(const std::string& workspace_id);
+
+  result<nlohmann::json> status_service(const std::string& workspace_id,
+                                        const std::string& name);
+
+  /// stdout and stderr, the last `tail_lines` lines of each when > 0.
+  result<nlohmann::json> logs_service(const std::string& workspace_id,
+                                      const std::string& name,
+                                      int64_t tail_lines = 0);
+
+  /// TERM, then KILL after a grace period.
+  result<nlohmann::json> stop_service(const std::string& workspace_id,
+                                      const std::string& name);
+
   /// Renames a workspace and sets or clears labels; bumps last activity.
   result<workspace_record> update_workspace(const std::string& workspace_id,
                                             const workspace_update& change);
@@ -225,6 +300,10 @@ private:
   /// Finds the workspace actor and asks it one thing.
   template <class T, class... Ts>
   result<T> ask_workspace(const std::string& workspace_id, Ts&&... xs);
+
+  /// A shell or service call (actors/guest_calls.hpp).
+  result<nlohmann::json> guest(const std::string& workspace_id,
+                               const std::string& op, nlohmann::json args);
 
   /// The workspace actor for an id, spawned or rehydrated by the registry.
   result<workspace_actor> find_workspace(caf::scoped_actor& self,
