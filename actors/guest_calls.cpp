@@ -3,6 +3,7 @@
 #include <chrono>
 #include <set>
 
+#include "actors/published_ports.hpp"
 #include "actors/secret_store.hpp"
 #include "actors/terminal_text.hpp"
 #include "actors/workspace_ops.hpp"
@@ -107,6 +108,14 @@ result<json> guest_call(const state_store& store, const std::string& id,
   auto request = agent_args(*record, op, args);
   if (!request)
     return request.err();
+  std::vector<port_mapping> ports;
+  if (op == "service_start") {
+    auto specs = args.value("published_ports", std::vector<std::string>{});
+    auto parsed = parse_published_ports(*record, specs);
+    if (!parsed)
+      return parsed.err();
+    ports = std::move(*parsed);
+  }
   auto link = open_agent(store, *record);
   if (!link)
     return link.err();
@@ -121,6 +130,24 @@ result<json> guest_call(const state_store& store, const std::string& id,
   auto reply = (*link)->call(op, *request, call_timeout(op, *request));
   if (!reply)
     return redact->apply(reply.err());
+  auto name = args.value("name", std::string{});
+  if (op == "service_start" && !ports.empty()) {
+    auto state = reply->value("state", std::string{});
+    if (state == "ready" || state == "running") {
+      auto published = publish_ports(store, *record, name, ports);
+      if (!published) {
+        // A service whose ports cannot be published is not left running.
+        static_cast<void>((*link)->call("service_stop", json{{"name", name}},
+                                        call_timeout("service_stop", {})));
+        return redact->apply(published.err());
+      }
+      (*reply)["published_ports"] = *published;
+    }
+  } else if (op == "service_stop") {
+    (*reply)["published_ports"] = unpublish_ports(store, *record, name);
+  } else if (op == "service_status") {
+    (*reply)["published_ports"] = published_ports_of(store, *record, name);
+  }
   if (op == "shell_read") {
     finish_shell_read(*reply, *redact, plain);
   } else {

@@ -6,6 +6,7 @@
 
 #include "actors/archive/safe_archive.hpp"
 #include "actors/journal.hpp"
+#include "actors/published_ports.hpp"
 #include "actors/secret_store.hpp"
 #include "actors/teardown.hpp"
 #include "messages/json_text.hpp"
@@ -14,6 +15,7 @@
 #include "vmm/agent_binary.hpp"
 #include "vmm/environment_install.hpp"
 #include "vmm/environments/catalog.hpp"
+#include "vmm/sandbox/slirp.hpp"
 
 namespace pyro {
 
@@ -70,16 +72,22 @@ result<workspace_record> create_workspace_now(const state_store& store,
                                               const progress_fn& progress) {
   if (auto valid = validate(request); !valid)
     return valid.err();
-  if (request.network_policy != "off")
-    return make_error(error_code::unavailable,
-                      "network policy '" + request.network_policy
-                        + "' is not supported by this build yet",
-                      "create the workspace with --network-policy off");
   say(progress, "[create] phase=validate workspace_id=" + id);
   auto backend = vmm::select_backend(request.backend, request.allow_host_compat,
                                      vmm::cached_host_facts());
   if (!backend)
     return backend.err();
+  if (request.network_policy != "off"
+      && !(*backend)->capabilities().network_egress) {
+    if ((*backend)->name() == "sandbox") // names what is missing
+      if (auto slirp = vmm::find_slirp4netns(); !slirp)
+        return slirp.err();
+    return make_error(error_code::unavailable,
+                      "the " + std::string{(*backend)->name()}
+                        + " backend cannot give a workspace network policy '"
+                        + request.network_policy + "'",
+                      "use --network-policy off, or another backend");
+  }
   // A missing environment is installed first (with progress), before
   // anything of the workspace is written.
   if ((*backend)->name() != "host"
@@ -188,6 +196,7 @@ result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
   if (!agent)
     return agent.err();
   spec.agent_binary = *agent;
+  forget_published_ports(store, r); // a new sandbox has no forwards
   auto endpoint = (*backend)->boot(spec);
   if (!endpoint)
     return endpoint.err();

@@ -56,7 +56,20 @@ void process_table::start_reaper() {
 
 pid_t process_table::fork_tracked() {
   std::lock_guard<std::mutex> guard{mtx_};
+  // Until the child has dropped the agent's handlers, a signal must not
+  // run them in it (SIGTERM's would end every group the agent runs).
+  sigset_t all;
+  sigset_t old;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t pid = ::fork();
+  if (pid == 0) {
+    for (int sig : {SIGTERM, SIGINT, SIGPIPE, SIGHUP})
+      ::signal(sig, SIG_DFL);
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return 0;
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid > 0) {
     tracked_.insert(pid);
     remember_group(pid);

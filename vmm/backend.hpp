@@ -73,6 +73,14 @@ public:
 
   /// Stops the sandbox and removes every file, process and mount it had.
   virtual status destroy(const sandbox_spec& spec) = 0;
+
+  /// Makes a guest TCP port reachable on 127.0.0.1:host_port of the host
+  /// (and nowhere else); returns an id for `unpublish_port`. Only under the
+  /// egress+published-ports policy, checked by the caller.
+  virtual result<int> publish_port(const sandbox_spec& spec, int host_port,
+                                   int guest_port);
+
+  virtual status unpublish_port(const sandbox_spec& spec, int id);
 };
 
 /// Picks a backend: `requested` is auto, firecracker, qemu, sandbox or host

@@ -19,6 +19,17 @@ const backend_availability* find(const std::vector<backend_availability>& all,
 
 } // namespace
 
+result<int> backend::publish_port(const sandbox_spec&, int, int) {
+  return make_error(error_code::unavailable,
+                    "the " + std::string{name()}
+                      + " backend cannot publish ports",
+                    "use the sandbox backend");
+}
+
+status backend::unpublish_port(const sandbox_spec&, int) {
+  return {};
+}
+
 result<std::unique_ptr<backend>> backend_by_name(std::string_view name) {
   if (name == "sandbox")
     return std::unique_ptr<backend>{std::make_unique<sandbox_backend>()};

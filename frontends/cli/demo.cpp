@@ -2,9 +2,11 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 
 #include <unistd.h>
 
+#include "frontends/cli/probe_server.hpp"
 #include "messages/sys/atomic_file.hpp"
 
 namespace pyro::cli {
@@ -35,14 +37,50 @@ void write(const fs::path& path, const std::string& text) {
   std::ofstream{path} << text;
 }
 
+// From inside the sandbox: a page served on the host's external address is
+// reachable, the host's loopback is not.
+result<json> prove_egress(Pyro& sdk, const std::string& id,
+                          const std::function<void(const std::string&)>& step) {
+  probe_server server;
+  if (auto started = server.start("egress works\n"); !started)
+    return started.err();
+  auto target = server.address() + "/" + std::to_string(server.port());
+  step("phase=network workspace_id=" + id + " probe=" + server.address() + ":"
+       + std::to_string(server.port()));
+  exec_request exec;
+  exec.timeout_seconds = 20;
+  exec.command
+    = "exec 3<>/dev/tcp/" + target
+      + " && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && tail -n 1 <&3; "
+        "if (exec 4<>/dev/tcp/10.0.2.2/"
+      + std::to_string(server.port())
+      + ") 2>/dev/null; then echo host-loopback-reachable; "
+        "else echo host-loopback-unreachable; fi";
+  exec.command = "bash -c \"" + exec.command + "\"";
+  auto ran = sdk.exec_workspace(id, exec);
+  if (!ran)
+    return ran.err();
+  const auto& text = ran->outcome.stdout_text;
+  bool reached = text.find("egress works") != std::string::npos;
+  bool loopback_closed
+    = text.find("host-loopback-unreachable") != std::string::npos;
+  step("phase=network workspace_id=" + id
+       + " egress=" + (reached ? "ok" : "failed")
+       + " host_loopback=" + (loopback_closed ? "unreachable" : "REACHABLE"));
+  if (!reached || !loopback_closed)
+    return make_error(error_code::internal,
+                      "the network probe failed: " + text
+                        + ran->outcome.stderr_text);
+  return json{{"probe", server.address() + ":" + std::to_string(server.port())},
+              {"egress", reached},
+              {"host_loopback_reachable", !loopback_closed}};
+}
+
 } // namespace
 
 result<json> run_demo(Pyro& sdk, const json& args,
                       const progress_fn& progress) {
-  if (args.value("network", false))
-    return make_error(error_code::unavailable,
-                      "`pyro demo --network` needs guest networking, which "
-                      "this build does not provide yet");
+  bool network = args.value("network", false);
   auto step = [&](const std::string& line) {
     if (progress)
       progress("[demo] " + line);
@@ -60,6 +98,8 @@ result<json> run_demo(Pyro& sdk, const json& args,
   request.seed_path = (dir.path / "repo").string();
   request.name = "pyro-demo";
   request.ttl_seconds = 600;
+  if (network)
+    request.network_policy = "egress";
   auto created = sdk.create_workspace(request, progress);
   if (!created)
     return created.err();
@@ -87,6 +127,13 @@ result<json> run_demo(Pyro& sdk, const json& args,
   if (ran->outcome.exit_code != 0)
     return fail(make_error(error_code::internal, "the demo command failed: "
                                                    + ran->outcome.stderr_text));
+
+  if (network) {
+    auto probed = prove_egress(sdk, id, step);
+    if (!probed)
+      return fail(probed.err());
+    out["network"] = *probed;
+  }
 
   step("phase=diff workspace_id=" + id);
   auto diff = sdk.diff_workspace(id);

@@ -221,6 +221,10 @@ std::string render_demo(const json& r, const json&) {
       << r.at("diff").at("patch").get<std::string>() << "\nexported "
       << scalar(r.at("export").at("workspace_path")) << ": "
       << r.at("export").at("content").get<std::string>();
+  if (r.contains("network"))
+    out << "\nnetwork: reached " << scalar(r.at("network").at("probe"))
+        << " on the host from inside the sandbox; the host's loopback "
+           "stayed out of reach.\n";
   return out.str();
 }
 

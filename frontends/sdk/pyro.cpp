@@ -5,6 +5,7 @@
 #include "actors/call.hpp"
 #include "actors/runtime.hpp"
 #include "actors/workspace_ops.hpp"
+#include "vmm/sandbox/slirp.hpp"
 #include "messages/sys/clock.hpp"
 #include "messages/sys/home_dirs.hpp"
 
@@ -33,8 +34,11 @@ derive_capabilities(const std::vector<vmm::backend_availability>& backends) {
   out.push_back({"guest_exec", exec,
                  exec ? "an isolating backend is available"
                       : "no isolating backend is available (see backends)"});
-  out.push_back({"guest_network", false,
-                 "no backend in this build provides guest networking yet"});
+  bool net = exec && static_cast<bool>(vmm::find_slirp4netns());
+  out.push_back({"guest_network", net,
+                 net ? "egress through slirp4netns; published ports on "
+                       "127.0.0.1"
+                     : "needs an isolating backend and slirp4netns"});
   return out;
 }
 

@@ -80,8 +80,11 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
 TEST_CASE_METHOD(pyro::test::agent_fixture,
                  "INT interrupts a foreground sleep and the shell lives on") {
   auto id = open_shell(*this);
-  type(*this, id, "sleep 100");
-  std::this_thread::sleep_for(300ms);
+  // The marker shows only once the shell runs the line, so INT lands on
+  // the sleep rather than on the prompt.
+  type(*this, id, "echo GO-$((6*7)); sleep 100");
+  read_until(*this, id, "GO-42");
+  std::this_thread::sleep_for(200ms);
   auto started = std::chrono::steady_clock::now();
   ok("shell_signal", {{"shell_id", id}, {"signal", "INT"}});
   // 130 = 128 + SIGINT: the sleep died of the signal, the shell did not.

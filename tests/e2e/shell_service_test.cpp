@@ -76,8 +76,9 @@ TEST_CASE_METHOD(shell_fixture,
 TEST_CASE_METHOD(shell_fixture,
                  "INT interrupts sleep 100; the shell survives its opener") {
   auto sh = open_shell();
-  type(sh, "sleep 100");
-  std::this_thread::sleep_for(300ms);
+  type(sh, "echo GO-$((6*7)); sleep 100");
+  read_until(sh, "GO-42");
+  std::this_thread::sleep_for(200ms);
   auto began = std::chrono::steady_clock::now();
   pyro_json({"workspace", "shell", "signal", ws, sh, "--signal", "INT"});
   type(sh, "echo rc=$?");

@@ -176,12 +176,11 @@ TEST_CASE_METHOD(cli_fixture, "bad usage is invalid_argument with exit 2",
 TEST_CASE_METHOD(cli_fixture,
                  "a command this build cannot serve names what it needs",
                  "[cli]") {
-  auto j = pyro_json({"workspace", "shell", "open", "ws"}, 6);
+  auto j = pyro_json({"workspace", "disk", "list", "ws"}, 6);
   CHECK(j["error"]["code"] == "unavailable");
   CHECK_THAT(j["error"]["message"].get<std::string>(),
-             Catch::Contains("workspace shell open")
-               && Catch::Contains("PTY shells"));
-  auto human = pyro({"workspace", "service", "list", "ws"});
+             Catch::Contains("workspace disk list"));
+  auto human = pyro({"workspace", "disk", "list", "ws"});
   CHECK(human.exit_code == 6);
   CHECK(std::count(human.err.begin(), human.err.end(), '\n') <= 2);
 }

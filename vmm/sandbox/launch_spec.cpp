@@ -16,7 +16,9 @@ nlohmann::json to_json(const launch_spec& s) {
                         {"log_file", s.log_file.string()},
                         {"vcpu_count", s.vcpu_count},
                         {"mem_mib", s.mem_mib},
-                        {"network_policy", s.network_policy}};
+                        {"network_policy", s.network_policy},
+                        {"slirp_binary", s.slirp_binary.string()},
+                        {"slirp_socket", s.slirp_socket.string()}};
 }
 
 result<launch_spec> launch_spec_from_json(const nlohmann::json& j) {
@@ -34,6 +36,8 @@ result<launch_spec> launch_spec_from_json(const nlohmann::json& j) {
     s.vcpu_count = j.at("vcpu_count").get<int>();
     s.mem_mib = j.at("mem_mib").get<int>();
     s.network_policy = j.at("network_policy").get<std::string>();
+    s.slirp_binary = j.value("slirp_binary", std::string{});
+    s.slirp_socket = j.value("slirp_socket", std::string{});
     return s;
   } catch (const nlohmann::json::exception& e) {
     return make_error(error_code::invalid_argument,

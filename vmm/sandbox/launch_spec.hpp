@@ -26,6 +26,10 @@ struct launch_spec {
   int vcpu_count = 1;
   int mem_mib = 1024;
   std::string network_policy = "off";
+  /// User-mode networking for egress (empty when the policy is off).
+  std::filesystem::path slirp_binary;
+  /// Where slirp4netns listens for port-forwarding requests.
+  std::filesystem::path slirp_socket;
 };
 
 nlohmann::json to_json(const launch_spec& spec);

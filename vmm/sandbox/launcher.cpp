@@ -1,8 +1,10 @@
 #include "vmm/sandbox/launcher.hpp"
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,7 @@
 #include "vmm/process_identity.hpp"
 #include "vmm/sandbox/cgroups.hpp"
 #include "vmm/sandbox/confinement.hpp"
+#include "vmm/sandbox/slirp.hpp"
 
 namespace pyro::vmm {
 
@@ -169,6 +172,20 @@ step_error build_root(const launch_spec& spec) {
     return err;
   if (::sethostname(spec.workspace_id.data(), spec.workspace_id.size()) != 0)
     return errno_message("sethostname");
+  if (spec.network_policy != "off") {
+    // slirp4netns answers DNS on 10.0.2.3. Unlinked first: a symlink in
+    // the image must not be followed out of the root before pivot_root.
+    auto resolv = root / "etc" / "resolv.conf";
+    ::mkdir((root / "etc").c_str(), 0755);
+    ::unlink(resolv.c_str());
+    int fd = ::open(resolv.c_str(),
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+      return errno_message("create /etc/resolv.conf");
+    static constexpr char line[] = "nameserver 10.0.2.3\n";
+    [[maybe_unused]] auto n = ::write(fd, line, sizeof(line) - 1);
+    ::close(fd);
+  }
   if (auto err = bring_up_loopback(); !err.empty())
     return err;
   // pivot_root(".", ".") stacks the old root under the new one; detaching
@@ -192,7 +209,8 @@ step_error build_root(const launch_spec& spec) {
 
 // PID 1 of the sandbox: build everything, then become the agent. Errors go
 // back to the launcher through `report` (closed by exec on success).
-[[noreturn]] void sandbox_init(const launch_spec& spec, int report) {
+[[noreturn]] void sandbox_init(const launch_spec& spec, int report,
+                               int slirp_exit) {
   auto fail = [report](const std::string& message) {
     fail_setup(report, message);
   };
@@ -205,6 +223,10 @@ step_error build_root(const launch_spec& spec) {
   // Nothing of the launcher's may leak into the sandbox but stdio and the
   // report pipe, which exec closes.
   ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+  // ...and the pipe whose closing, when the sandbox's last process is gone,
+  // ends its slirp4netns.
+  if (slirp_exit >= 0)
+    ::fcntl(slirp_exit, F_SETFD, 0);
   std::string socket = std::string{guest_socket_dir} + "/" + agent_socket_name;
   std::string listen = "unix:" + socket;
   std::vector<const char*> argv
@@ -223,6 +245,18 @@ int launch_sandbox(const launch_spec& spec) {
   // A session of its own: the sandbox must not die with the terminal or
   // the process group of the pyro command that started it.
   ::setsid();
+  // slirp4netns starts from here, before the pid namespace and the cgroup:
+  // it must stay invisible to the sandbox and outside its limits.
+  std::optional<slirp_link> slirp;
+  if (spec.network_policy != "off") {
+    auto forked = fork_slirp(spec.slirp_binary, spec.slirp_socket,
+                             spec.log_file);
+    if (!forked) {
+      std::fprintf(stderr, "%s\n", forked.err().message.c_str());
+      return 1;
+    }
+    slirp = *forked;
+  }
   auto limits = apply_cgroup_limits(spec.workspace_id, ::getpid(),
                                     spec.vcpu_count, spec.mem_mib);
   // Only the pid namespace here: it applies to the child. The child makes
@@ -252,9 +286,15 @@ int launch_sandbox(const launch_spec& spec) {
       ::dup2(log, 1);
       ::dup2(log, 2);
     }
-    sandbox_init(spec, report[1]);
+    if (slirp) {
+      ::close(slirp->pid_write);
+      ::close(slirp->ready_read);
+    }
+    sandbox_init(spec, report[1], slirp ? slirp->exit_write : -1);
   }
   ::close(report[1]);
+  if (slirp)
+    ::close(slirp->exit_write); // the sandbox holds the only copy now
   std::string message;
   char buf[512];
   for (ssize_t n; (n = ::read(report[0], buf, sizeof(buf))) != 0;) {
@@ -269,7 +309,16 @@ int launch_sandbox(const launch_spec& spec) {
     std::fprintf(stderr, "sandbox set-up failed: %s", message.c_str());
     return 1;
   }
+  if (slirp) {
+    if (auto up = start_slirp(*slirp, child); !up) {
+      ::kill(child, SIGKILL);
+      std::fprintf(stderr, "%s\n", up.err().message.c_str());
+      return 1;
+    }
+  }
   nlohmann::json record = process_identity_of(child);
+  if (slirp)
+    record["slirp_pid"] = slirp->pid;
   record["limits"] = {{"cpu", limits.cpu},
                       {"memory", limits.memory},
                       {"pids", limits.pids},

@@ -8,6 +8,7 @@
 #include "vmm/child_process.hpp"
 #include "vmm/sandbox/cgroups.hpp"
 #include "vmm/sandbox/launch_spec.hpp"
+#include "vmm/sandbox/slirp.hpp"
 
 namespace pyro::vmm {
 
@@ -16,6 +17,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Beside, never inside, the socket directory the sandbox sees: its API
+// adds port forwards.
+fs::path slirp_socket(const sandbox_spec& spec) {
+  return spec.runtime_dir() / "slirp.sock";
+}
+
 fs::path layer_dir(const sandbox_spec& spec) {
   return spec.workspace_dir / "sandbox";
 }
@@ -23,7 +30,7 @@ fs::path layer_dir(const sandbox_spec& spec) {
 } // namespace
 
 backend_capabilities sandbox_backend::capabilities() const {
-  return {true, false, true, false};
+  return {true, false, true, static_cast<bool>(find_slirp4netns())};
 }
 
 status sandbox_backend::prepare(const sandbox_spec& spec) {
@@ -64,6 +71,13 @@ result<agent_endpoint> sandbox_backend::boot(const sandbox_spec& spec) {
   launch.vcpu_count = spec.vcpu_count;
   launch.mem_mib = spec.mem_mib;
   launch.network_policy = spec.network_policy;
+  if (spec.network_policy != "off") {
+    auto slirp = find_slirp4netns();
+    if (!slirp)
+      return slirp.err();
+    launch.slirp_binary = *slirp;
+    launch.slirp_socket = slirp_socket(spec);
+  }
   auto spec_path = spec.runtime_dir() / "sandbox.json";
   if (auto written
       = sys::write_file_atomic(spec_path, to_json(launch).dump(2), 0600);
@@ -87,6 +101,22 @@ result<agent_endpoint> sandbox_backend::boot(const sandbox_spec& spec) {
                         + (log ? "; sandbox log: " + *log : std::string{}));
   }
   return agent_endpoint{socket_path(spec)};
+}
+
+result<int> sandbox_backend::publish_port(const sandbox_spec& spec,
+                                          int host_port, int guest_port) {
+  if (spec.network_policy != "egress+published-ports")
+    return make_error(error_code::failed_precondition,
+                      "workspace '" + spec.workspace_id
+                        + "' has network policy '" + spec.network_policy
+                        + "'; publishing ports needs egress+published-ports",
+                      "recreate it with --network-policy "
+                      "egress+published-ports");
+  return slirp_add_forward(slirp_socket(spec), host_port, guest_port);
+}
+
+status sandbox_backend::unpublish_port(const sandbox_spec& spec, int id) {
+  return slirp_remove_forward(slirp_socket(spec), id);
 }
 
 status sandbox_backend::stop(const sandbox_spec& spec) {

@@ -22,6 +22,9 @@ public:
   result<agent_endpoint> boot(const sandbox_spec& spec) override;
   status stop(const sandbox_spec& spec) override;
   status destroy(const sandbox_spec& spec) override;
+  result<int> publish_port(const sandbox_spec& spec, int host_port,
+                           int guest_port) override;
+  status unpublish_port(const sandbox_spec& spec, int id) override;
 };
 
 } // namespace pyro::vmm
