@@ -141,10 +141,18 @@ TEST_CASE_METHOD(shell_fixture, "services reach ready by each probe kind") {
 TEST_CASE_METHOD(pyro::test::sandbox_fixture,
                  "a secret's value is found nowhere but its private store") {
   const std::string value = "s3cr3t-Value-9f2b7c";
-  auto ws = create({"--secret", "API_TOKEN=" + value});
+  const std::string file_value = "from-a-file-77d1";
+  pyro::test::temp_dir outside;
+  std::ofstream{outside.path() / "db.txt"} << file_value;
+  auto ws = create({"--secret", "API_TOKEN=" + value, "--secret-file",
+                    "DB_PASS=" + (outside.path() / "db.txt").string()});
   auto rec = pyro_json({"workspace", "status", ws});
-  REQUIRE(rec["secrets"].size() == 1);
-  CHECK(rec["secrets"][0]["source_kind"] == "literal");
+  REQUIRE(rec["secrets"].size() == 2);
+  CHECK(rec["secrets"][0] == json{{"name", "API_TOKEN"}, {"source_kind", "literal"}});
+  CHECK(rec["secrets"][1] == json{{"name", "DB_PASS"}, {"source_kind", "file"}});
+  auto from_file = pyro_json({"workspace", "exec", ws, "--secret-env", "DB_PASS",
+                              "--", "echo db=$DB_PASS"});
+  CHECK(from_file["stdout"] == "db=[REDACTED:DB_PASS]\n");
   // Exec output, the journal, a shell read, service logs and an error.
   auto run = pyro_json({"workspace", "exec", ws, "--secret-env", "API_TOKEN=TOK",
                         "--", "echo out=$TOK; echo err=$TOK >&2; echo " + value});
@@ -182,7 +190,7 @@ TEST_CASE_METHOD(pyro::test::sandbox_fixture,
   // Reset and restart put the secret back.
   pyro_json({"workspace", "reset", ws});
   CHECK(out(ws, "cat /run/pyro-secrets/API_TOKEN | wc -c | tr -d ' '") == "19\n");
-  // Every file under PYRO_HOME: only the private store holds the value.
+  // Every file under PYRO_HOME: only the private store holds the values.
   std::vector<std::string> holders;
   for (const auto& e : std::filesystem::recursive_directory_iterator(
          home.path(), std::filesystem::directory_options::skip_permission_denied)) {
@@ -191,7 +199,8 @@ TEST_CASE_METHOD(pyro::test::sandbox_fixture,
     std::ifstream in{e.path(), std::ios::binary};
     std::stringstream text;
     text << in.rdbuf();
-    if (text.str().find(value) != std::string::npos)
+    if (text.str().find(value) != std::string::npos
+        || text.str().find(file_value) != std::string::npos)
       holders.push_back(e.path().lexically_relative(home.path()).string());
   }
   REQUIRE(holders.size() == 1);
