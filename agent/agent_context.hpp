@@ -13,6 +13,9 @@ struct agent_context {
   int workspace_fd = -1;
   /// sandbox, vm or host: reported by hello.
   std::string mode = "host";
+  /// Set by a VM's PID 1 (`--hostname`, else `pyro.hostname=` on the
+  /// kernel command line).
+  std::string hostname;
   /// Test switch: resolve paths without openat2, as on old kernels.
   bool no_openat2 = false;
 };

@@ -4,6 +4,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -31,9 +33,23 @@ void mount_quietly(const char* source, const char* target, const char* type,
   ::mount(source, target, type, flags, data);
 }
 
+// `pyro.hostname=NAME` from the kernel command line the VM was booted with.
+std::string hostname_from_cmdline() {
+  std::ifstream in{"/proc/cmdline"};
+  std::string word;
+  while (in >> word)
+    if (word.rfind("pyro.hostname=", 0) == 0)
+      return word.substr(14);
+  return {};
+}
+
 // A VM's PID 1 has nothing mounted; a sandbox's launcher did it already.
-void init_duties() {
+void init_duties(agent_context& ctx) {
   mount_quietly("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (ctx.hostname.empty())
+    ctx.hostname = hostname_from_cmdline();
+  if (!ctx.hostname.empty())
+    ::sethostname(ctx.hostname.data(), ctx.hostname.size());
   mount_quietly("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   mount_quietly("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
   mount_quietly("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
@@ -46,7 +62,7 @@ void init_duties() {
 
 status prepare(agent_context& ctx) {
   if (::getpid() == 1 && ctx.mode == "vm")
-    init_duties();
+    init_duties(ctx);
   else if (::getpid() != 1)
     ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   ::signal(SIGPIPE, SIG_IGN);

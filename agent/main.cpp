@@ -1,6 +1,6 @@
 // pyro-agent: the guest agent (docs/protocol.md).
 //
-//   pyro-agent --listen unix:PATH [--root DIR] [--sandbox]
+//   pyro-agent --listen unix:PATH [--root DIR] [--sandbox] [--hostname N]
 //
 // Inside a sandbox it is PID 1 and the launcher has set up the mounts
 // (--sandbox); in a VM it is PID 1 and does init duties itself; on the host
@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
       listen = value();
     else if (arg == "--root")
       ctx.root = value();
+    else if (arg == "--hostname")
+      ctx.hostname = value();
     else if (arg == "--sandbox")
       sandbox = true;
     else if (arg == "--version") {
@@ -37,7 +39,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "pyro-agent: unknown argument '%s'\n"
                    "usage: pyro-agent --listen unix:PATH "
-                   "[--root DIR] [--sandbox]\n",
+                   "[--root DIR] [--sandbox] [--hostname NAME]\n",
                    arg.c_str());
       return 2;
     }
