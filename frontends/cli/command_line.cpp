@@ -1,5 +1,6 @@
 #include "frontends/cli/command_line.hpp"
 
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -13,6 +14,8 @@
 #include "frontends/cli/demo.hpp"
 #include "frontends/cli/render.hpp"
 #include "frontends/contract/contract.hpp"
+#include "frontends/mcp/serve.hpp"
+#include "frontends/mcp/tool_schema.hpp"
 #include "frontends/sdk/dispatch.hpp"
 #include "frontends/sdk/pyro.hpp"
 #include "frontends/version.hpp"
@@ -89,6 +92,31 @@ int report_error(const error& err, bool as_json) {
       std::cerr << "hint: " << err.hint << '\n';
   }
   return info(err.code).exit_code;
+}
+
+int serve_mcp(Pyro& sdk, const json& args, bool as_json) {
+  auto name = args.value("profile", std::string{"workspace-full"});
+  auto profile = mcp::parse_profile(name);
+  if (!profile)
+    return report_error(
+      make_error(error_code::invalid_argument,
+                 "unknown profile '" + name + "'",
+                 "use vm-run, workspace-core or workspace-full"),
+      as_json);
+  auto transport = args.value("transport", std::string{"stdio"});
+  if (transport == "stdio")
+    return mcp::serve_stdio(sdk, *profile);
+  if (transport != "http")
+    return report_error(make_error(error_code::invalid_argument,
+                                   "unknown transport '" + transport + "'",
+                                   "use stdio or http"),
+                        as_json);
+  mcp::http_options options;
+  options.host = args.value("host", options.host);
+  options.port = args.value("port", options.port);
+  if (const char* token = std::getenv("PYRO_MCP_TOKEN"); token && *token)
+    options.bearer_token = token;
+  return mcp::serve_http(sdk, *profile, options);
 }
 
 } // namespace
@@ -173,6 +201,8 @@ int run(int argc, char** argv) {
     auto progress = [](const std::string& line) {
       std::cerr << line << std::endl;
     };
+    if (chosen->op().cli == "mcp serve")
+      return serve_mcp(sdk, *args, as_json);
     auto out = chosen->op().cli == "demo"
                  ? run_demo(sdk, *args, progress)
                  : dispatch(sdk, chosen->op(), *args, progress);

@@ -56,6 +56,10 @@ Pyro::Pyro(pyro_options options)
 
 Pyro::~Pyro() = default;
 
+caf::actor_system& Pyro::system() noexcept {
+  return runtime_->system();
+}
+
 result<environment_list> Pyro::list_environments(bool include_test) {
   environment_list out;
   out.catalog_version = std::string{vmm::catalog_version()};

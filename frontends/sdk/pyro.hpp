@@ -293,6 +293,10 @@ public:
     return home_;
   }
 
+  /// The actor system the SDK runs on, for frontends that host actors of
+  /// their own (the MCP server's sessions).
+  caf::actor_system& system() noexcept;
+
 private:
   /// Workspaces and VMs.
   result<std::vector<workspace_entry>> list_all();

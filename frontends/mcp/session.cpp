@@ -1,0 +1,96 @@
+#include "frontends/mcp/session.hpp"
+
+#include <atomic>
+#include <map>
+
+#include "caf/all.hpp"
+
+#include "messages/json_text.hpp"
+#include "messages/type_ids.hpp"
+
+namespace pyro::mcp {
+
+using nlohmann::json;
+
+namespace {
+
+struct pending_call {
+  caf::actor worker;
+  std::shared_ptr<std::atomic<bool>> cancelled;
+};
+
+struct session_state {
+  std::shared_ptr<server_core> core;
+  /// In-flight tool calls by request id (as JSON text).
+  std::map<std::string, pending_call> calls;
+  static inline const char* name = "mcp-session";
+};
+
+// The worker's whole life: one blocking call, one reply, unless cancelled.
+void run_call(caf::event_based_actor* self, std::shared_ptr<server_core> core,
+              json request, progress_sink out,
+              std::shared_ptr<std::atomic<bool>> cancelled,
+              caf::actor session) {
+  auto notify = [out, cancelled](const json& note) {
+    if (!*cancelled)
+      out.emit(dump_json(note));
+  };
+  auto reply = core->call_tool(request, notify);
+  if (!*cancelled)
+    out.emit(dump_json(reply));
+  self->send(session, caf::atom("done"), dump_json(request["id"]));
+  self->quit();
+}
+
+caf::behavior session_impl(caf::stateful_actor<session_state>* self,
+                           std::shared_ptr<server_core> core) {
+  self->state.core = std::move(core);
+  return {
+    [=](const std::string& text, const progress_sink& out) {
+      auto& st = self->state;
+      auto msg = json::parse(text, nullptr, false);
+      if (msg.is_discarded()) {
+        out.emit(dump_json(server_core::parse_error("not valid JSON")));
+        return;
+      }
+      if (msg.is_object() && msg.value("method", "") == "notifications/cancelled") {
+        auto id = msg.value("params", json::object()).value("requestId", json());
+        auto i = st.calls.find(dump_json(id));
+        if (i != st.calls.end()) {
+          *i->second.cancelled = true;
+          self->send_exit(i->second.worker, caf::exit_reason::user_shutdown);
+          st.calls.erase(i);
+        }
+        return;
+      }
+      auto outcome = st.core->handle(msg);
+      if (outcome.action == server_core::outcome::reply) {
+        out.emit(dump_json(outcome.message));
+      } else if (outcome.action == server_core::outcome::tool_call) {
+        auto cancelled = std::make_shared<std::atomic<bool>>(false);
+        auto worker = self->spawn<caf::detached>(
+          run_call, st.core, msg, out, cancelled,
+          caf::actor_cast<caf::actor>(self));
+        st.calls[dump_json(msg["id"])] = {worker, cancelled};
+      }
+    },
+    [=](caf::atom_value what, const std::string& id) {
+      if (what == caf::atom("done"))
+        self->state.calls.erase(id);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_session(caf::actor_system& sys,
+                         std::shared_ptr<server_core> core) {
+  return sys.spawn(session_impl, std::move(core));
+}
+
+void post_to_session(const caf::actor& session, std::string text,
+                     std::function<void(const std::string&)> out) {
+  caf::anon_send(session, std::move(text), progress_sink{std::move(out)});
+}
+
+} // namespace pyro::mcp

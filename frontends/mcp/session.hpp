@@ -1,0 +1,29 @@
+#pragma once
+
+// One MCP session is one actor. Its transport sends it every incoming
+// message as text together with the sink the session answers through
+// (stdout for stdio, the POST's stream for HTTP). Requests are handled in
+// order; a tools/call is handed to a detached worker actor of its own, so
+// a slow call never holds up the session's pings, its other calls, or any
+// other session. notifications/cancelled ends the worker's request: its
+// reply is dropped and the worker is told to exit.
+
+#include <memory>
+
+#include "caf/actor.hpp"
+#include "caf/actor_system.hpp"
+
+#include "frontends/mcp/server_core.hpp"
+
+namespace pyro::mcp {
+
+/// Spawns a session over `core` (which outlives it).
+caf::actor spawn_session(caf::actor_system& sys,
+                         std::shared_ptr<server_core> core);
+
+/// Sends one message to a session; replies and notifications go to `out`,
+/// each as one JSON text.
+void post_to_session(const caf::actor& session, std::string text,
+                     std::function<void(const std::string&)> out);
+
+} // namespace pyro::mcp
