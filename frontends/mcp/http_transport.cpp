@@ -36,10 +36,9 @@ struct reply_channel {
   bool done = false;
 
   void push(const std::string& text) {
-    auto j = json::parse(text, nullptr, false);
     std::lock_guard<std::mutex> guard{mtx};
     queue.push_back(text);
-    if (j.is_object() && !j.contains("method"))
+    if (is_reply_text(text))
       done = true; // the reply itself; notifications come before it
     ready.notify_all();
   }
@@ -47,8 +46,7 @@ struct reply_channel {
   // The next message, or nullopt once the reply has been taken.
   std::optional<std::string> pop() {
     std::unique_lock<std::mutex> lock{mtx};
-    if (!ready.wait_for(lock, reply_limit,
-                        [&] { return !queue.empty(); }))
+    if (!ready.wait_for(lock, reply_limit, [&] { return !queue.empty(); }))
       return std::nullopt;
     auto text = std::move(queue.front());
     queue.pop_front();
@@ -97,16 +95,28 @@ public:
   int run() {
     httplib::Server svr;
     // Long calls hold their thread; many sessions need many threads.
-    svr.new_task_queue = [] { return new httplib::ThreadPool(512); };
+    svr.new_task_queue = [] {
+      return new httplib::ThreadPool(512);
+    };
     svr.set_payload_max_length(options_.max_body_bytes);
+    // SO_REUSEADDR only: the library's default SO_REUSEPORT would let any
+    // other process of the same user bind this port too and take a share
+    // of the connections.
+    socket_t listening = -1;
+    svr.set_socket_options([&listening](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+      listening = sock;
+    });
     svr.Post("/mcp", [this](const httplib::Request& req,
                             httplib::Response& res) { post(req, res); });
-    svr.Get("/mcp", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!admitted(req, res))
-        return;
-      res.status = 405;
-      res.set_header("Allow", "POST, DELETE");
-    });
+    svr.Get("/mcp",
+            [this](const httplib::Request& req, httplib::Response& res) {
+              if (!admitted(req, res))
+                return;
+              res.status = 405;
+              res.set_header("Allow", "POST, DELETE");
+            });
     svr.Delete("/mcp", [this](const httplib::Request& req,
                               httplib::Response& res) { remove(req, res); });
     svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -115,26 +125,32 @@ public:
     });
     std::cerr << "pyro mcp: serving http://" << options_.host << ":"
               << options_.port << "/mcp" << std::endl;
-    if (!svr.listen(options_.host.c_str(), options_.port)) {
+    if (!svr.bind_to_port(options_.host.c_str(), options_.port)) {
       std::cerr << "pyro mcp: cannot listen on " << options_.host << ":"
-                << options_.port << std::endl;
+                << options_.port << " (is the port in use?)" << std::endl;
       return 6;
     }
-    return 0;
+    // The library listens with a backlog of 5; a fleet of agents connecting
+    // at once would see dropped SYNs and one-second stalls.
+    if (listening >= 0)
+      ::listen(listening, 4096);
+    return svr.listen_after_bind() ? 0 : 6;
   }
 
 private:
   bool admitted(const httplib::Request& req, httplib::Response& res) {
     auto host = host_part(req.get_header_value("Host"));
     if (!host.empty() && !local_name(host, options_.host)) {
-      send_error(res, 403, -32600, "Forbidden: Host '" + host + "' is not allowed");
+      send_error(res, 403, -32600,
+                 "Forbidden: Host '" + host + "' is not allowed");
       return false;
     }
     if (req.has_header("Origin")) {
       auto origin = req.get_header_value("Origin");
       auto scheme_end = origin.find("://");
-      auto authority
-        = scheme_end == std::string::npos ? origin : origin.substr(scheme_end + 3);
+      auto authority = scheme_end == std::string::npos
+                         ? origin
+                         : origin.substr(scheme_end + 3);
       if (!local_name(host_part(authority), options_.host)) {
         send_error(res, 403, -32600,
                    "Forbidden: Origin '" + origin + "' is not allowed");
@@ -187,7 +203,8 @@ private:
       return;
     }
     caf::actor session;
-    bool initialize = msg.is_object() && msg.value("method", "") == "initialize";
+    bool initialize
+      = msg.is_object() && msg.value("method", "") == "initialize";
     if (initialize) {
       auto id = new_session_id();
       session = spawn_session(sdk_.system(),
@@ -203,8 +220,8 @@ private:
         return;
       session = *found;
     }
-    bool expects_reply = msg.is_object() && msg.contains("id")
-                         && msg.contains("method");
+    bool expects_reply
+      = msg.is_object() && msg.contains("id") && msg.contains("method");
     if (!msg.is_object()) // arrays and the like: the session says why
       expects_reply = true;
     if (!expects_reply) {
@@ -213,16 +230,16 @@ private:
       return;
     }
     auto channel = std::make_shared<reply_channel>();
-    post_to_session(session, req.body,
-                    [channel](const std::string& text) { channel->push(text); });
+    post_to_session(session, req.body, [channel](const std::string& text) {
+      channel->push(text);
+    });
     bool stream = msg.value("method", "") == "tools/call"
                   && req.get_header_value("Accept").find("text/event-stream")
                        != std::string::npos;
     if (!stream) {
       // Only the reply: notifications without a stream have nowhere to go.
       for (auto text = channel->pop(); text; text = channel->pop()) {
-        auto j = json::parse(*text, nullptr, false);
-        if (j.is_object() && !j.contains("method")) {
+        if (is_reply_text(*text)) {
           res.set_content(*text, "application/json");
           return;
         }
@@ -231,8 +248,7 @@ private:
       return;
     }
     res.set_chunked_content_provider(
-      "text/event-stream",
-      [channel](size_t, httplib::DataSink& sink) {
+      "text/event-stream", [channel](size_t, httplib::DataSink& sink) {
         auto text = channel->pop();
         if (!text) {
           sink.done();
@@ -241,8 +257,7 @@ private:
         auto event = "event: message\ndata: " + *text + "\n\n";
         if (!sink.write(event.data(), event.size()))
           return false;
-        auto j = json::parse(*text, nullptr, false);
-        if (j.is_object() && !j.contains("method"))
+        if (is_reply_text(*text))
           sink.done();
         return true;
       });

@@ -1,6 +1,7 @@
 #include "frontends/mcp/server_core.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "frontends/mcp/tool_schema.hpp"
@@ -10,8 +11,8 @@
 
 namespace pyro::mcp {
 
-using nlohmann::json;
 using contract::value_type;
+using nlohmann::json;
 
 const char* const supported_versions[3]
   = {"2025-11-25", "2025-06-18", "2025-03-26"};
@@ -29,44 +30,59 @@ json result_reply(const json& id, json result) {
 
 bool type_matches(const contract::param& p, const json& v) {
   switch (p.type) {
-    case value_type::string:
-    case value_type::command:
-      return v.is_string();
-    case value_type::integer:
-      return v.is_number_integer();
-    case value_type::boolean:
-      return v.is_boolean();
-    case value_type::string_list:
-      return v.is_array()
-             && std::all_of(v.begin(), v.end(),
-                            [](const json& s) { return s.is_string(); });
-    case value_type::string_map:
-      return v.is_object()
-             && std::all_of(v.begin(), v.end(),
-                            [](const json& s) { return s.is_string(); });
-    case value_type::json:
-      return v.is_object() || v.is_array() || v.is_null();
+  case value_type::string:
+  case value_type::command:
+    return v.is_string();
+  case value_type::integer:
+    return v.is_number_integer();
+  case value_type::boolean:
+    return v.is_boolean();
+  case value_type::string_list:
+    return v.is_array() && std::all_of(v.begin(), v.end(), [](const json& s) {
+             return s.is_string();
+           });
+  case value_type::string_map:
+    return v.is_object() && std::all_of(v.begin(), v.end(), [](const json& s) {
+             return s.is_string();
+           });
+  case value_type::json:
+    return v.is_object() || v.is_array() || v.is_null();
   }
   return false;
 }
 
 const char* type_name(value_type t) {
   switch (t) {
-    case value_type::string:
-    case value_type::command:
-      return "a string";
-    case value_type::integer:
-      return "an integer";
-    case value_type::boolean:
-      return "a boolean";
-    case value_type::string_list:
-      return "an array of strings";
-    case value_type::string_map:
-      return "an object of strings";
-    case value_type::json:
-      return "an object, an array or null";
+  case value_type::string:
+  case value_type::command:
+    return "a string";
+  case value_type::integer:
+    return "an integer";
+  case value_type::boolean:
+    return "a boolean";
+  case value_type::string_list:
+    return "an array of strings";
+  case value_type::string_map:
+    return "an object of strings";
+  case value_type::json:
+    return "an object, an array or null";
   }
   return "a value";
+}
+
+// The same for every session of a profile, so built and serialised once.
+const std::string& tool_list_text(contract::profile profile) {
+  static std::mutex mtx;
+  static std::map<contract::profile, std::string> lists;
+  std::lock_guard<std::mutex> guard{mtx};
+  auto& text = lists[profile];
+  if (text.empty()) {
+    json tools = json::array();
+    for (const auto* op : profile_tools(profile))
+      tools.push_back(tool_descriptor(*op, profile));
+    text = dump_json(json{{"tools", std::move(tools)}});
+  }
+  return text;
 }
 
 const contract::operation* find_tool(contract::profile profile,
@@ -113,84 +129,97 @@ json server_core::initialize(const json& id, const json& params) {
     version_ = chosen;
   }
   return result_reply(
-    id, json{{"protocolVersion", chosen},
-             {"capabilities",
-              {{"tools", {{"listChanged", false}}}, {"logging", json::object()}}},
-             {"serverInfo",
-              {{"name", "pyro"}, {"version", std::string{version()}}}},
-             {"instructions",
-              "pyro runs commands in isolated Linux sandboxes. Create a "
-              "workspace, exec in it, diff it against its baseline, export "
-              "results, delete it when done."}});
+    id,
+    json{
+      {"protocolVersion", chosen},
+      {"capabilities",
+       {{"tools", {{"listChanged", false}}}, {"logging", json::object()}}},
+      {"serverInfo", {{"name", "pyro"}, {"version", std::string{version()}}}},
+      {"instructions",
+       "pyro runs commands in isolated Linux sandboxes. Create a "
+       "workspace, exec in it, diff it against its baseline, export "
+       "results, delete it when done."}});
 }
+
+namespace {
+
+server_core::outcome replying(json message) {
+  server_core::outcome out;
+  out.action = server_core::outcome::reply;
+  out.message = std::move(message);
+  return out;
+}
+
+} // namespace
 
 server_core::outcome server_core::handle(const json& msg) {
   if (!msg.is_object())
-    return {outcome::reply,
-            rpc_error(nullptr, invalid_request,
-                      "Invalid Request: expected a JSON-RPC object")};
+    return replying(rpc_error(nullptr, invalid_request,
+                              "Invalid Request: expected a JSON-RPC object"));
   auto id = msg.contains("id") ? msg["id"] : json(nullptr);
   bool has_id = msg.contains("id");
   if (has_id && !(id.is_string() || id.is_number_integer()))
-    return {outcome::reply,
-            rpc_error(nullptr, invalid_request,
-                      "Invalid Request: id must be a string or an integer")};
+    return replying(
+      rpc_error(nullptr, invalid_request,
+                "Invalid Request: id must be a string or an integer"));
   if (msg.value("jsonrpc", std::string{}) != "2.0")
-    return {outcome::reply,
-            rpc_error(id, invalid_request,
-                      "Invalid Request: jsonrpc must be \"2.0\"")};
+    return replying(rpc_error(id, invalid_request,
+                              "Invalid Request: jsonrpc must be \"2.0\""));
   auto method_it = msg.find("method");
   if (method_it == msg.end()) {
     // A response to something we never ask: nothing to do.
     if (msg.contains("result") || msg.contains("error"))
       return {};
-    return {outcome::reply,
-            rpc_error(id, invalid_request, "Invalid Request: no method")};
+    return replying(
+      rpc_error(id, invalid_request, "Invalid Request: no method"));
   }
   if (!method_it->is_string())
-    return {outcome::reply,
-            rpc_error(id, invalid_request,
-                      "Invalid Request: method must be a string")};
+    return replying(rpc_error(id, invalid_request,
+                              "Invalid Request: method must be a string"));
   auto method = method_it->get<std::string>();
   auto params = msg.value("params", json::object());
   if (!params.is_object())
-    return {outcome::reply,
-            has_id ? rpc_error(id, invalid_params, "params must be an object")
-                   : json()};
+    return has_id ? replying(
+             rpc_error(id, invalid_params, "params must be an object"))
+                  : outcome{};
   if (!has_id) // notifications: initialized, cancelled (the session's)
     return {};
   if (method == "initialize")
-    return {outcome::reply, initialize(id, params)};
+    return replying(initialize(id, params));
   if (method == "ping")
-    return {outcome::reply, result_reply(id, json::object())};
+    return replying(result_reply(id, json::object()));
   if (method == "logging/setLevel") {
-    static const std::set<std::string> levels{
-      "debug", "info", "notice", "warning", "error", "critical", "alert",
-      "emergency"};
+    static const std::set<std::string> levels{"debug",   "info",     "notice",
+                                              "warning", "error",    "critical",
+                                              "alert",   "emergency"};
     auto level = params.value("level", std::string{});
     if (levels.count(level) == 0)
-      return {outcome::reply,
-              rpc_error(id, invalid_params,
-                        "level must be one of debug, info, notice, warning, "
-                        "error, critical, alert, emergency")};
+      return replying(
+        rpc_error(id, invalid_params,
+                  "level must be one of debug, info, notice, warning, "
+                  "error, critical, alert, emergency"));
     std::lock_guard<std::mutex> guard{mtx_};
     log_level_ = level;
-    return {outcome::reply, result_reply(id, json::object())};
+    return replying(result_reply(id, json::object()));
   }
   if (method == "tools/list") {
-    json tools = json::array();
-    for (const auto* op : profile_tools(profile_))
-      tools.push_back(tool_descriptor(*op, profile_));
-    return {outcome::reply, result_reply(id, json{{"tools", std::move(tools)}})};
+    // {"id","jsonrpc","result"}: the key order dump_json writes.
+    outcome out;
+    out.action = outcome::reply;
+    out.text = "{\"id\":" + dump_json(id) + ",\"jsonrpc\":\"2.0\",\"result\":"
+               + tool_list_text(profile_) + "}";
+    return out;
   }
   if (method == "tools/call") {
     auto invalid = validate_call(msg);
     if (!invalid.is_null())
-      return {outcome::reply, invalid};
-    return {outcome::tool_call, {}};
+      return replying(invalid);
+    outcome call;
+    call.action = outcome::tool_call;
+    return call;
   }
-  return {outcome::reply,
-          rpc_error(id, method_not_found, "Method not found: " + method)};
+  return replying(
+    rpc_error(id, method_not_found, "Method not found: " + method));
 }
 
 json server_core::validate_call(const json& msg) {
@@ -209,8 +238,9 @@ json server_core::validate_call(const json& msg) {
     return rpc_error(id, invalid_params, "arguments must be an object");
   auto allowed = tool_params(*op, profile_);
   for (const auto& [key, value] : args.items()) {
-    auto i = std::find_if(allowed.begin(), allowed.end(),
-                          [&](const contract::param* p) { return p->name == key; });
+    auto i
+      = std::find_if(allowed.begin(), allowed.end(),
+                     [&](const contract::param* p) { return p->name == key; });
     if (i == allowed.end())
       return rpc_error(id, invalid_params,
                        "Invalid arguments for " + std::string{op->tool}
@@ -223,8 +253,8 @@ json server_core::validate_call(const json& msg) {
   for (const auto* p : allowed)
     if (p->required && !args.contains(std::string{p->name}))
       return rpc_error(id, invalid_params,
-                       "Invalid arguments for " + std::string{op->tool}
-                         + ": '" + std::string{p->name} + "' is required");
+                       "Invalid arguments for " + std::string{op->tool} + ": '"
+                         + std::string{p->name} + "' is required");
   return nullptr;
 }
 
@@ -237,7 +267,8 @@ json server_core::call_tool(const json& msg, const send_fn& notify) {
     if (!args.contains(std::string{p->name}) && !p->default_json.empty())
       args[std::string{p->name}] = json::parse(p->default_json);
   progress_fn progress;
-  auto token = params.value("_meta", json::object()).value("progressToken", json());
+  auto token
+    = params.value("_meta", json::object()).value("progressToken", json());
   if (!token.is_null() && notify) {
     auto count = std::make_shared<std::atomic<int>>(0);
     progress = [notify, token, count](const std::string& line) {
@@ -255,15 +286,17 @@ json server_core::call_tool(const json& msg, const send_fn& notify) {
     auto text = std::string{to_string(err.code)} + ": " + err.message;
     if (!err.hint.empty())
       text += " (hint: " + err.hint + ")";
-    return result_reply(id, json{{"content", {{{"type", "text"}, {"text", text}}}},
-                                 {"structuredContent", to_json(err)},
-                                 {"isError", true}});
+    return result_reply(id,
+                        json{{"content", {{{"type", "text"}, {"text", text}}}},
+                             {"structuredContent", to_json(err)},
+                             {"isError", true}});
   }
   auto structured = out->is_object() ? *out : json{{"result", *out}};
   return result_reply(
-    id, json{{"content", {{{"type", "text"}, {"text", dump_json(structured, 2)}}}},
-             {"structuredContent", structured},
-             {"isError", false}});
+    id,
+    json{{"content", {{{"type", "text"}, {"text", dump_json(structured, 2)}}}},
+         {"structuredContent", structured},
+         {"isError", false}});
 }
 
 } // namespace pyro::mcp

@@ -30,8 +30,11 @@ public:
   /// What to do with one incoming message.
   struct outcome {
     enum { reply, none, tool_call } action = none;
-    /// The reply when `action == reply`.
+    /// The reply when `action == reply`...
     nlohmann::json message;
+    /// ...or, when not empty, its text (large constant replies are kept
+    /// serialised).
+    std::string text;
   };
 
   /// Everything but tools/call is answered here at once; a tools/call that

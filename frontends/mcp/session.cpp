@@ -53,8 +53,10 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
         out.emit(dump_json(server_core::parse_error("not valid JSON")));
         return;
       }
-      if (msg.is_object() && msg.value("method", "") == "notifications/cancelled") {
-        auto id = msg.value("params", json::object()).value("requestId", json());
+      if (msg.is_object()
+          && msg.value("method", "") == "notifications/cancelled") {
+        auto id
+          = msg.value("params", json::object()).value("requestId", json());
         auto i = st.calls.find(dump_json(id));
         if (i != st.calls.end()) {
           *i->second.cancelled = true;
@@ -65,12 +67,13 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
       }
       auto outcome = st.core->handle(msg);
       if (outcome.action == server_core::outcome::reply) {
-        out.emit(dump_json(outcome.message));
+        out.emit(outcome.text.empty() ? dump_json(outcome.message)
+                                      : outcome.text);
       } else if (outcome.action == server_core::outcome::tool_call) {
         auto cancelled = std::make_shared<std::atomic<bool>>(false);
-        auto worker = self->spawn<caf::detached>(
-          run_call, st.core, msg, out, cancelled,
-          caf::actor_cast<caf::actor>(self));
+        auto worker
+          = self->spawn<caf::detached>(run_call, st.core, msg, out, cancelled,
+                                       caf::actor_cast<caf::actor>(self));
         st.calls[dump_json(msg["id"])] = {worker, cancelled};
       }
     },

@@ -8,7 +8,10 @@
 // other session. notifications/cancelled ends the worker's request: its
 // reply is dropped and the worker is told to exit.
 
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
@@ -20,6 +23,14 @@ namespace pyro::mcp {
 /// Spawns a session over `core` (which outlives it).
 caf::actor spawn_session(caf::actor_system& sys,
                          std::shared_ptr<server_core> core);
+
+/// Whether a text the session emitted is a reply rather than a
+/// notification, without parsing it: the session writes objects with sorted
+/// keys, so a reply starts with {"error" or {"id" and a notification, which
+/// has neither, with {"jsonrpc".
+[[nodiscard]] inline bool is_reply_text(std::string_view text) {
+  return text.rfind("{\"error\"", 0) == 0 || text.rfind("{\"id\"", 0) == 0;
+}
 
 /// Sends one message to a session; replies and notifications go to `out`,
 /// each as one JSON text.

@@ -58,8 +58,7 @@ int serve_stdio(Pyro& sdk, contract::profile profile) {
       sink->owed += change;
     }
     post_to_session(session, line, [sink](const std::string& text) {
-      auto j = nlohmann::json::parse(text, nullptr, false);
-      sink->write(text, j.is_object() && !j.contains("method"));
+      sink->write(text, is_reply_text(text));
     });
   }
   // Input closed: let calls in flight finish (bounded), then go.

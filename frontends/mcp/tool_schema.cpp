@@ -2,27 +2,26 @@
 
 namespace pyro::mcp {
 
-using nlohmann::json;
 using contract::value_type;
+using nlohmann::json;
 
 namespace {
 
 json type_schema(const contract::param& p) {
   switch (p.type) {
-    case value_type::string:
-    case value_type::command:
-      return {{"type", "string"}};
-    case value_type::integer:
-      return {{"type", "integer"}};
-    case value_type::boolean:
-      return {{"type", "boolean"}};
-    case value_type::string_list:
-      return {{"type", "array"}, {"items", {{"type", "string"}}}};
-    case value_type::string_map:
-      return {{"type", "object"},
-              {"additionalProperties", {{"type", "string"}}}};
-    case value_type::json:
-      return {{"type", json::array({"object", "array", "null"})}};
+  case value_type::string:
+  case value_type::command:
+    return {{"type", "string"}};
+  case value_type::integer:
+    return {{"type", "integer"}};
+  case value_type::boolean:
+    return {{"type", "boolean"}};
+  case value_type::string_list:
+    return {{"type", "array"}, {"items", {{"type", "string"}}}};
+  case value_type::string_map:
+    return {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}};
+  case value_type::json:
+    return {{"type", json::array({"object", "array", "null"})}};
   }
   return json::object();
 }
@@ -54,7 +53,7 @@ std::vector<const contract::operation*> profile_tools(contract::profile p) {
 }
 
 std::vector<const contract::param*> tool_params(const contract::operation& op,
-                                               contract::profile p) {
+                                                contract::profile p) {
   std::vector<const contract::param*> out;
   for (const auto& param : op.params) {
     if (param.cli_only)

@@ -25,7 +25,7 @@ std::vector<const contract::operation*> profile_tools(contract::profile p);
 /// workspace-core leaves out secrets, network policy and other full-only
 /// parameters; CLI-only parameters never appear.
 std::vector<const contract::param*> tool_params(const contract::operation& op,
-                                               contract::profile p);
+                                                contract::profile p);
 
 /// One entry of tools/list.
 nlohmann::json tool_descriptor(const contract::operation& op,

@@ -1,0 +1,266 @@
+// The MCP server under a fleet of agents, over Streamable HTTP:
+//  1. N sessions (default 100) at once, each creating its own workspace and
+//     running M `workspace_exec` calls (default 20) in it; beside them, the
+//     same execs made one at a time through the C++ SDK in this process.
+//  2. K sessions (default 1000) at once, each doing initialize, `ping` and
+//     `tools/list`; beside them, pings from one session alone.
+// Targets: zero errors; p99 of ping under 50 ms.
+//
+//   mcp_fleet_bench [sessions=100] [execs=20] [ping_sessions=1000]
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench/support/latency.hpp"
+#include "frontends/sdk/pyro.hpp"
+#include "vmm/environment_install.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+double elapsed_us(clock_type::time_point since) {
+  return std::chrono::duration<double, std::micro>(clock_type::now() - since)
+    .count();
+}
+
+// One MCP session over HTTP; a new connection per request, so a thousand
+// sessions never pin a thousand server threads.
+class session {
+public:
+  explicit session(int port) : http_("127.0.0.1", port) {
+    http_.set_keep_alive(false);
+    http_.set_read_timeout(300, 0);
+    http_.set_connection_timeout(30, 0);
+  }
+
+  bool open() {
+    auto r = request("initialize",
+                     {{"protocolVersion", "2025-11-25"},
+                      {"capabilities", json::object()},
+                      {"clientInfo", {{"name", "fleet"}, {"version", "1"}}}});
+    return !r.is_null() && r.contains("result");
+  }
+
+  // The raw reply body, or "" on a transport failure.
+  std::string request_text(const std::string& method,
+                           json params = json::object()) {
+    json msg{{"jsonrpc", "2.0"},
+             {"id", ++id_},
+             {"method", method},
+             {"params", std::move(params)}};
+    httplib::Headers headers{{"Accept", "application/json"}};
+    if (!id_text_.empty())
+      headers.emplace("Mcp-Session-Id", id_text_);
+    auto res = http_.Post("/mcp", headers, msg.dump(), "application/json");
+    if (!res || res->status != 200)
+      return {};
+    if (res->has_header("Mcp-Session-Id"))
+      id_text_ = res->get_header_value("Mcp-Session-Id");
+    return res->body;
+  }
+
+  json request(const std::string& method, json params = json::object()) {
+    auto text = request_text(method, std::move(params));
+    return text.empty() ? json() : json::parse(text, nullptr, false);
+  }
+
+  // A tool's structured result, or null on any failure.
+  json tool(const std::string& name, json args) {
+    auto r
+      = request("tools/call", {{"name", name}, {"arguments", std::move(args)}});
+    if (r.is_discarded() || !r.contains("result")
+        || r["result"].value("isError", true))
+      return nullptr;
+    return r["result"]["structuredContent"];
+  }
+
+  void close() {
+    http_.Delete("/mcp", httplib::Headers{{"Mcp-Session-Id", id_text_}});
+  }
+
+private:
+  httplib::Client http_;
+  int id_ = 0;
+  std::string id_text_;
+};
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+struct shared_samples {
+  std::mutex mtx;
+  std::vector<double> us;
+  std::atomic<int> errors{0};
+
+  void add(double v) {
+    std::lock_guard<std::mutex> guard{mtx};
+    us.push_back(v);
+  }
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  int sessions = argc > 1 ? std::atoi(argv[1]) : 100;
+  int execs = argc > 2 ? std::atoi(argv[2]) : 20;
+  int ping_sessions = argc > 3 ? std::atoi(argv[3]) : 1000;
+  std::string tmpl = "/tmp/pyro-fleet-XXXXXX";
+  fs::path dir = ::mkdtemp(tmpl.data());
+  ::setenv("PYRO_ENVIRONMENT_CACHE_DIR", (dir / "cache").c_str(), 1);
+  ::setenv("PYRO_HOME", (dir / "home").c_str(), 1);
+  ::setenv("PYRO_BACKEND", "sandbox", 1);
+  if (auto env = pyro::vmm::pull_environment("busybox"); !env) {
+    std::fprintf(stderr, "%s\n", env.err().message.c_str());
+    return 1;
+  }
+  auto pyro_bin = fs::read_symlink("/proc/self/exe").parent_path() / "pyro";
+  int port = free_port();
+  pid_t server = ::fork();
+  if (server == 0) {
+    auto p = std::to_string(port);
+    ::execl(pyro_bin.c_str(), "pyro", "mcp", "serve", "--transport", "http",
+            "--port", p.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  for (int i = 0; i < 200; ++i) {
+    httplib::Client probe{"127.0.0.1", port};
+    if (probe.Get("/mcp"))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{25});
+  }
+
+  // Reference for (1): the same execs through the SDK, one at a time.
+  pyro::Pyro sdk{pyro::pyro_options{dir / "home", std::chrono::minutes{5}}};
+  pyro::create_request create;
+  create.environment = "busybox";
+  auto ws = sdk.create_workspace(create);
+  if (!ws) {
+    std::fprintf(stderr, "%s\n", ws.err().message.c_str());
+    return 1;
+  }
+  pyro::exec_request exec;
+  exec.command = "true";
+  auto direct = pyro::bench::measure("sdk exec, one caller", 5, execs * 5, [&] {
+    return static_cast<bool>(sdk.exec_workspace(ws->workspace_id, exec));
+  });
+  static_cast<void>(sdk.delete_workspace(ws->workspace_id));
+
+  shared_samples exec_samples;
+  std::vector<std::thread> threads;
+  auto fleet_began = clock_type::now();
+  for (int s = 0; s < sessions; ++s)
+    threads.emplace_back([&] {
+      session mcp{port};
+      if (!mcp.open()) {
+        ++exec_samples.errors;
+        return;
+      }
+      auto created = mcp.tool("workspace_create", {{"environment", "busybox"}});
+      if (created.is_null()) {
+        ++exec_samples.errors;
+        return;
+      }
+      auto id = created["workspace_id"];
+      for (int i = 0; i < execs; ++i) {
+        auto began = clock_type::now();
+        auto r = mcp.tool("workspace_exec",
+                          {{"workspace_id", id}, {"command", "true"}});
+        if (r.is_null() || r.value("exit_code", -1) != 0) {
+          ++exec_samples.errors;
+          std::fprintf(stderr, "exec failed: %s\n", r.dump().c_str());
+        } else
+          exec_samples.add(elapsed_us(began));
+      }
+      if (mcp.tool("workspace_delete", {{"workspace_id", id}}).is_null())
+        ++exec_samples.errors;
+      mcp.close();
+    });
+  for (auto& t : threads)
+    t.join();
+  threads.clear();
+  auto fleet_s = elapsed_us(fleet_began) / 1e6;
+  pyro::bench::samples fleet{"mcp exec, " + std::to_string(sessions)
+                               + " sessions at once",
+                             exec_samples.us};
+  pyro::bench::report("workspace_exec through MCP over HTTP", {fleet}, direct);
+  std::printf("fleet: %d sessions x %d execs in %.1f s, errors: %d\n", sessions,
+              execs, fleet_s, exec_samples.errors.load());
+
+  // (2) Many light sessions; the reference is one session alone.
+  session alone{port};
+  alone.open();
+  auto lone = pyro::bench::measure("ping, one session", 20, 500, [&] {
+    return !alone.request("ping").is_null();
+  });
+  alone.close();
+  // Every session is opened first; then all of them ping and list tools at
+  // once.
+  shared_samples ping_samples;
+  std::atomic<int> list_errors{0};
+  std::atomic<int> opened{0};
+  std::atomic<bool> go{false};
+  for (int s = 0; s < ping_sessions; ++s)
+    threads.emplace_back([&] {
+      session mcp{port};
+      bool ok = mcp.open();
+      ++opened;
+      while (!go)
+        std::this_thread::sleep_for(std::chrono::milliseconds{1});
+      if (!ok) {
+        ++ping_samples.errors;
+        return;
+      }
+      auto began = clock_type::now();
+      auto pong = mcp.request("ping");
+      if (pong.is_null() || !pong.contains("result"))
+        ++ping_samples.errors;
+      else
+        ping_samples.add(elapsed_us(began));
+      // Checked without parsing 50 KiB a thousand times on the cores the
+      // server needs.
+      auto tools = mcp.request_text("tools/list");
+      if (tools.find("\"result\":{\"tools\":[") == std::string::npos)
+        ++list_errors;
+      mcp.close();
+    });
+  while (opened < ping_sessions)
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  go = true;
+  for (auto& t : threads)
+    t.join();
+  pyro::bench::samples crowd{"ping, " + std::to_string(ping_sessions)
+                               + " sessions at once",
+                             ping_samples.us};
+  pyro::bench::report("ping through MCP over HTTP", {crowd}, lone);
+  std::printf("crowd: %d sessions, ping errors: %d, tools/list errors: %d, "
+              "p99 ping %.1f ms (target < 50 ms)\n",
+              ping_sessions, ping_samples.errors.load(), list_errors.load(),
+              crowd.p99() / 1000);
+  ::kill(server, SIGTERM);
+  ::waitpid(server, nullptr, 0);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  int errors = exec_samples.errors + ping_samples.errors + list_errors;
+  return errors == 0 ? 0 : 1;
+}
