@@ -210,16 +210,14 @@ std::vector<backend_availability> backend_report(const host_facts& facts) {
       b.reason = facts.namespaces.reason;
     else if (!facts.overlayfs.ok)
       b.reason = facts.overlayfs.reason;
-    else if (!facts.is_root)
-      b.reason = "unprivileged sandboxes (user namespaces) are not "
-                 "supported yet; run pyro as root";
     else if (!agent)
       b.reason = agent.err().message;
     else if (!helper)
       b.reason = helper.err().message;
     else
       b = {"sandbox", "sandbox", true,
-           "namespaces, overlayfs, seccomp; resource limits: "
+           std::string{facts.is_root ? "" : "unprivileged (user namespace), "}
+             + "namespaces, overlayfs, seccomp; resource limits: "
              + std::string{facts.cgroups.ok ? "enforced" : "not enforced"}
              + " (" + facts.cgroups.reason + ")"};
     out.push_back(std::move(b));

@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,9 +66,48 @@ step_error bind_file(const fs::path& source, const fs::path& target,
   if (auto err = do_mount(source.c_str(), target, nullptr, MS_BIND);
       !err.empty())
     return err;
-  if (read_only)
-    return do_mount(nullptr, target, nullptr,
-                    MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID);
+  if (!read_only)
+    return {};
+  // In a user namespace the source mount's nodev/noexec/... are locked and
+  // a remount must keep them.
+  unsigned long kept = 0;
+  struct statvfs st{};
+  if (::statvfs(target.c_str(), &st) == 0) {
+    if (st.f_flag & ST_NODEV)
+      kept |= MS_NODEV;
+    if (st.f_flag & ST_NOEXEC)
+      kept |= MS_NOEXEC;
+    if (st.f_flag & ST_NOATIME)
+      kept |= MS_NOATIME;
+    if (st.f_flag & ST_NODIRATIME)
+      kept |= MS_NODIRATIME;
+    if (st.f_flag & ST_RELATIME)
+      kept |= MS_RELATIME;
+  }
+  return do_mount(nullptr, target, nullptr,
+                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | kept);
+}
+
+// Unprivileged: a user namespace in which the caller is root, so the rest
+// of the set-up runs as for root; nothing maps to any other host id.
+step_error enter_user_namespace() {
+  auto uid = ::getuid();
+  auto gid = ::getgid();
+  if (::unshare(CLONE_NEWUSER) != 0)
+    return errno_message("cannot create a user namespace");
+  auto write_file = [](const char* path, const std::string& text) {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0
+              && ::write(fd, text.data(), text.size())
+                   == static_cast<ssize_t>(text.size());
+    if (fd >= 0)
+      ::close(fd);
+    return ok;
+  };
+  if (!write_file("/proc/self/setgroups", "deny")
+      || !write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1")
+      || !write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"))
+    return errno_message("cannot map ids into the user namespace");
   return {};
 }
 
@@ -259,6 +299,12 @@ int launch_sandbox(const launch_spec& spec) {
   }
   auto limits = apply_cgroup_limits(spec.workspace_id, ::getpid(),
                                     spec.vcpu_count, spec.mem_mib);
+  if (::geteuid() != 0) {
+    if (auto err = enter_user_namespace(); !err.empty()) {
+      std::fprintf(stderr, "%s\n", err.c_str());
+      return 1;
+    }
+  }
   // Only the pid namespace here: it applies to the child. The child makes
   // the rest itself, so that its pivot_root never changes our own root.
   if (::unshare(CLONE_NEWPID) != 0) {

@@ -64,6 +64,12 @@ result<json> api_call(const fs::path& socket_path, const json& request) {
 } // namespace
 
 result<fs::path> find_slirp4netns() {
+  if (::geteuid() != 0 && ::access("/dev/net/tun", R_OK | W_OK) != 0)
+    return make_error(error_code::unavailable,
+                      "unprivileged network egress needs read-write access "
+                      "to /dev/net/tun, which this user lacks",
+                      "make /dev/net/tun mode 0666 (the usual default), run "
+                      "pyro as root, or use --network-policy off");
   if (const char* v = std::getenv("PYRO_SLIRP4NETNS"); v && *v)
     return fs::path{v};
   const char* path = std::getenv("PATH");
@@ -126,6 +132,10 @@ result<slirp_link> fork_slirp(const fs::path& binary, const fs::path& api_socket
       ::dup2(log, 1);
       ::dup2(log, 2);
     }
+    // Unprivileged, the sandbox's network namespace belongs to its user
+    // namespace, which slirp4netns must join first.
+    std::string userns_arg
+      = "--userns-path=/proc/" + std::string{text} + "/ns/user";
     std::vector<const char*> argv{binary.c_str(),
                                   "--configure",
                                   "--mtu=65520",
@@ -138,6 +148,8 @@ result<slirp_link> fork_slirp(const fs::path& binary, const fs::path& api_socket
                                   text,
                                   "eth0",
                                   nullptr};
+    if (::geteuid() != 0)
+      argv.insert(argv.end() - 3, userns_arg.c_str());
     ::execv(binary.c_str(), const_cast<char* const*>(argv.data()));
     ::_exit(127);
   }

@@ -42,7 +42,8 @@ result<int> slirp_add_forward(const std::filesystem::path& api_socket,
 
 status slirp_remove_forward(const std::filesystem::path& api_socket, int id);
 
-/// slirp4netns from PYRO_SLIRP4NETNS or PATH.
+/// slirp4netns from PYRO_SLIRP4NETNS or PATH, when this process can use
+/// it: unprivileged, it also needs read-write access to /dev/net/tun.
 result<std::filesystem::path> find_slirp4netns();
 
 } // namespace pyro::vmm
