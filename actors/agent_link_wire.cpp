@@ -49,6 +49,7 @@ public:
                                {"cwd", r.cwd},
                                {"env", env},
                                {"secret_env", r.secret_env_map},
+                               {"cancel_tag", r.cancel_tag},
                                {"timeout_seconds", r.timeout_seconds}},
                               nullptr, nullptr, limit);
     if (!reply)

@@ -7,6 +7,7 @@
 #include "actors/secret_store.hpp"
 #include "actors/terminal_text.hpp"
 #include "actors/workspace_ops.hpp"
+#include "messages/json_text.hpp"
 #include "messages/sys/clock.hpp"
 
 namespace pyro {
@@ -28,7 +29,7 @@ const std::set<std::string>& known_ops() {
   static const std::set<std::string> ops{
     "shell_open",    "shell_read",   "shell_write",    "shell_signal",
     "shell_close",   "service_list", "service_status", "service_logs",
-    "service_start", "service_stop"};
+    "service_start", "service_stop", "exec_cancel"};
   return ops;
 }
 
@@ -155,6 +156,22 @@ result<json> guest_call(const state_store& store, const std::string& id,
   }
   (*reply)["workspace_id"] = id;
   return reply;
+}
+
+guest_worker_actor::behavior_type
+guest_worker_impl(guest_worker_actor::pointer self, std::string id,
+                  std::shared_ptr<const state_store> store) {
+  return {
+    [=](guest_atom, const std::string& op,
+        const std::string& args) -> caf::result<std::string> {
+      self->quit();
+      auto reply
+        = guest_call(*store, id, op, json::parse(args, nullptr, false));
+      if (!reply)
+        return to_caf(reply.err());
+      return dump_json(*reply);
+    },
+  };
 }
 
 void fill_service_counts(const state_store& store, workspace_record& record) {

@@ -6,20 +6,30 @@
 // output, redaction of secret values from everything that comes back, and
 // last-activity bumps for the calls that change something.
 
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "actors/state_store.hpp"
+#include "messages/type_ids.hpp"
 
 namespace pyro {
 
 /// `op` is the contract's tool name (shell_open, shell_read, shell_write,
 /// shell_signal, shell_close, service_start, service_list, service_status,
-/// service_logs, service_stop); `args` its parameters without workspace_id.
+/// service_logs, service_stop), or exec_cancel; `args` its parameters
+/// without workspace_id.
 result<nlohmann::json> guest_call(const state_store& store,
                                   const std::string& id, const std::string& op,
                                   nlohmann::json args);
+
+/// A one-shot worker running one guest call. The registry spawns it, so a
+/// shell read or an exec_cancel never waits behind a long exec in the
+/// workspace actor's mailbox; the agent serves calls concurrently.
+guest_worker_actor::behavior_type
+guest_worker_impl(guest_worker_actor::pointer self, std::string id,
+                  std::shared_ptr<const state_store> store);
 
 /// Fills `record.service_counts` from the agent when the workspace runs.
 void fill_service_counts(const state_store& store, workspace_record& record);

@@ -1,6 +1,7 @@
 #include "actors/registry.hpp"
 
 #include "actors/create_request.hpp"
+#include "actors/guest_calls.hpp"
 #include "actors/workspace.hpp"
 
 namespace pyro {
@@ -66,6 +67,12 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       st.children.emplace(id, child);
       return self->delegate(child, create_atom_v, std::move(request),
                             std::move(progress));
+    },
+    [=](guest_atom, const std::string& id, const std::string& op,
+        const std::string& args) -> caf::delegated<std::string> {
+      auto worker = self->spawn<caf::detached>(guest_worker_impl, id,
+                                               self->state.config.store);
+      return self->delegate(worker, guest_atom_v, op, args);
     },
     [=](list_atom) -> std::vector<workspace_entry> {
       return self->state.config.store->list();

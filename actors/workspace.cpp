@@ -5,28 +5,11 @@
 #include "actors/workspace_data.hpp"
 #include "actors/workspace_lifecycle.hpp"
 #include "actors/workspace_ops.hpp"
-#include "messages/json_text.hpp"
 #include "messages/sys/clock.hpp"
 
 namespace pyro {
 
 namespace {
-
-guest_worker_actor::behavior_type
-guest_worker_impl(guest_worker_actor::pointer self, std::string id,
-                  std::shared_ptr<const state_store> store) {
-  return {
-    [=](guest_atom, const std::string& op,
-        const std::string& args) -> caf::result<std::string> {
-      self->quit();
-      auto parsed = nlohmann::json::parse(args, nullptr, false);
-      auto reply = guest_call(*store, id, op, std::move(parsed));
-      if (!reply)
-        return to_caf(reply.err());
-      return dump_json(*reply);
-    },
-  };
-}
 
 // A blocking operation's outcome as an actor reply.
 template <class T>
@@ -50,13 +33,6 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
         return to_caf(record.err());
       fill_service_counts(*self->state.store, *record);
       return std::move(*record);
-    },
-    [=](guest_atom, const std::string& op,
-        const std::string& args) -> caf::delegated<std::string> {
-      auto worker = self->spawn<caf::detached>(guest_worker_impl,
-                                               self->state.id,
-                                               self->state.store);
-      return self->delegate(worker, guest_atom_v, op, args);
     },
     [=](update_atom,
         const workspace_update& change) -> caf::result<workspace_record> {

@@ -2,6 +2,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -38,7 +40,51 @@ void append_capped(captured& c, const char* data, size_t n, size_t cap) {
     c.truncated = true;
 }
 
+// Running execs by the tag their caller gave, for exec_cancel.
+class running_execs {
+public:
+  static running_execs& instance() {
+    static running_execs table;
+    return table;
+  }
+
+  void add(const std::string& tag, pid_t pid) {
+    if (tag.empty())
+      return;
+    std::lock_guard<std::mutex> guard{mtx_};
+    by_tag_[tag] = pid;
+  }
+
+  void remove(const std::string& tag) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    by_tag_.erase(tag);
+  }
+
+  // Kills the tagged command's whole process group; false if none runs.
+  bool cancel(const std::string& tag) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = by_tag_.find(tag);
+    if (i == by_tag_.end())
+      return false;
+    ::kill(-i->second, SIGKILL);
+    return true;
+  }
+
+private:
+  std::mutex mtx_;
+  std::map<std::string, pid_t> by_tag_;
+};
+
 } // namespace
+
+status op_exec_cancel(const agent_context&, const json& req,
+                      connection& conn) {
+  auto tag = string_field(req, "cancel_tag");
+  if (!tag)
+    return tag.err();
+  return conn.reply(
+    json{{"cancel_tag", *tag}, {"cancelled", running_execs::instance().cancel(*tag)}});
+}
 
 status op_exec(const agent_context& ctx, const json& req, connection& conn) {
   auto plan = plan_launch(ctx, req);
@@ -75,6 +121,8 @@ status op_exec(const agent_context& ctx, const json& req, connection& conn) {
     return make_error(error_code::resource_exhausted,
                       std::string{"fork: "} + std::strerror(errno));
   }
+  auto tag = req.value("cancel_tag", std::string{});
+  running_execs::instance().add(tag, pid);
   int exit_fd = open_pidfd(pid);
   auto deadline
     = started
@@ -130,6 +178,7 @@ status op_exec(const agent_context& ctx, const json& req, connection& conn) {
   // Whatever is left of the group, timed out or left in the background,
   // goes now: an exec never leaves a process behind.
   ::kill(-pid, SIGKILL);
+  running_execs::instance().remove(tag);
   for (int fd : fds)
     if (fd >= 0)
       ::close(fd);

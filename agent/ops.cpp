@@ -47,6 +47,7 @@ const std::map<std::string, handler>& operations() {
   static const std::map<std::string, handler> table{
     {"hello", op_hello},
     {"exec", op_exec},
+    {"exec_cancel", op_exec_cancel},
     {"stat", op_stat},
     {"list", op_list},
     {"read", op_read},

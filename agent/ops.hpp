@@ -19,6 +19,8 @@ using handler
 
 status op_hello(const agent_context&, const nlohmann::json&, connection&);
 status op_exec(const agent_context&, const nlohmann::json&, connection&);
+status op_exec_cancel(const agent_context&, const nlohmann::json&,
+                      connection&);
 status op_stat(const agent_context&, const nlohmann::json&, connection&);
 status op_list(const agent_context&, const nlohmann::json&, connection&);
 status op_read(const agent_context&, const nlohmann::json&, connection&);

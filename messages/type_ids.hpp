@@ -86,10 +86,7 @@ using workspace_actor = caf::typed_actor<
   caf::replies_to<snap_add_atom, std::string>::with<snapshot_info>,
   caf::replies_to<snap_list_atom>::with<std::vector<snapshot_info>>,
   caf::replies_to<snap_del_atom, std::string>::with<bool>,
-  caf::replies_to<reset_atom, std::string>::with<workspace_record>,
-  // Shells and services: a contract tool name and its JSON arguments in,
-  // the JSON reply out (actors/guest_calls.hpp).
-  caf::replies_to<guest_atom, std::string, std::string>::with<std::string>>;
+  caf::replies_to<reset_atom, std::string>::with<workspace_record>>;
 
 /// A one-shot worker for a guest call, so that a shell read waiting for
 /// idle output never holds up the workspace's mailbox.
@@ -110,7 +107,11 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<list_atom>::with<std::vector<workspace_entry>>,
   caf::replies_to<failures_atom, std::string>::with<int32_t>,
   caf::replies_to<create_atom, create_request,
-                  progress_sink>::with<workspace_record>>;
+                  progress_sink>::with<workspace_record>,
+  // Shells, services, exec_cancel: workspace id, operation and JSON
+  // arguments in, the JSON reply out (actors/guest_calls.hpp).
+  caf::replies_to<guest_atom, std::string, std::string,
+                  std::string>::with<std::string>>;
 
 /// Registers the block with a config; every actor system in pyro calls this.
 void add_message_types(caf::actor_system_config& cfg);

@@ -47,6 +47,8 @@ struct exec_request {
   std::vector<std::string> secret_env;
   /// ENV -> secret name, as the agent takes it (filled in by the workspace).
   std::map<std::string, std::string> secret_env_map;
+  /// Names the running command for `exec_cancel` (MCP cancellation).
+  std::string cancel_tag;
 };
 
 struct exec_outcome {
@@ -96,7 +98,7 @@ typename Inspector::result_type inspect(Inspector& f, create_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, exec_request& x) {
   return f(x.command, x.cwd, x.env, x.timeout_seconds, x.secret_env,
-           x.secret_env_map);
+           x.secret_env_map, x.cancel_tag);
 }
 
 template <class Inspector>

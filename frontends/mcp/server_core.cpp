@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "frontends/mcp/tool_schema.hpp"
 #include "frontends/sdk/dispatch.hpp"
@@ -258,7 +259,23 @@ json server_core::validate_call(const json& msg) {
   return nullptr;
 }
 
-json server_core::call_tool(const json& msg, const send_fn& notify) {
+void server_core::cancel_call(const json& msg, const std::string& cancel_tag) {
+  const auto& params = msg["params"];
+  if (params.value("name", std::string{}) != "workspace_exec")
+    return;
+  auto args = params.value("arguments", json::object());
+  auto id = args.value("workspace_id", std::string{});
+  // The exec may not have reached the agent yet: try a few times.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto r = sdk_.cancel_exec(id, cancel_tag);
+    if (!r || r->value("cancelled", false))
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+}
+
+json server_core::call_tool(const json& msg, const send_fn& notify,
+                            const std::string& cancel_tag) {
   const auto& id = msg["id"];
   const auto& params = msg["params"];
   const auto* op = find_tool(profile_, params["name"].get<std::string>());
@@ -266,6 +283,8 @@ json server_core::call_tool(const json& msg, const send_fn& notify) {
   for (const auto* p : tool_params(*op, profile_))
     if (!args.contains(std::string{p->name}) && !p->default_json.empty())
       args[std::string{p->name}] = json::parse(p->default_json);
+  if (!cancel_tag.empty())
+    args[cancel_tag_key] = cancel_tag;
   progress_fn progress;
   auto token
     = params.value("_meta", json::object()).value("progressToken", json());

@@ -44,7 +44,13 @@ public:
   /// Runs a validated tools/call (blocking); progress notifications go to
   /// `notify` when the caller sent a progress token.
   nlohmann::json call_tool(const nlohmann::json& request,
-                           const send_fn& notify);
+                           const send_fn& notify,
+                           const std::string& cancel_tag = {});
+
+  /// Ends what a cancelled call started in a sandbox (an exec's command),
+  /// blocking; calls that started nothing there need nothing.
+  void cancel_call(const nlohmann::json& request,
+                   const std::string& cancel_tag);
 
   /// The parse-error reply for text that is not JSON.
   static nlohmann::json parse_error(const std::string& why);

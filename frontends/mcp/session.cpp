@@ -17,12 +17,15 @@ namespace {
 struct pending_call {
   caf::actor worker;
   std::shared_ptr<std::atomic<bool>> cancelled;
+  json request;
+  std::string cancel_tag;
 };
 
 struct session_state {
   std::shared_ptr<server_core> core;
   /// In-flight tool calls by request id (as JSON text).
   std::map<std::string, pending_call> calls;
+  uint64_t next_tag = 0;
   static inline const char* name = "mcp-session";
 };
 
@@ -30,12 +33,12 @@ struct session_state {
 void run_call(caf::event_based_actor* self, std::shared_ptr<server_core> core,
               json request, progress_sink out,
               std::shared_ptr<std::atomic<bool>> cancelled,
-              caf::actor session) {
+              std::string cancel_tag, caf::actor session) {
   auto notify = [out, cancelled](const json& note) {
     if (!*cancelled)
       out.emit(dump_json(note));
   };
-  auto reply = core->call_tool(request, notify);
+  auto reply = core->call_tool(request, notify, cancel_tag);
   if (!*cancelled)
     out.emit(dump_json(reply));
   self->send(session, caf::atom("done"), dump_json(request["id"]));
@@ -61,6 +64,15 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
         if (i != st.calls.end()) {
           *i->second.cancelled = true;
           self->send_exit(i->second.worker, caf::exit_reason::user_shutdown);
+          // What the call started in a sandbox ends too, from a worker of
+          // its own: that takes a round trip to the agent.
+          self->spawn<caf::detached>(
+            [](caf::event_based_actor* worker, std::shared_ptr<server_core> core,
+               json request, std::string tag) {
+              core->cancel_call(request, tag);
+              worker->quit();
+            },
+            st.core, i->second.request, i->second.cancel_tag);
           st.calls.erase(i);
         }
         return;
@@ -71,10 +83,12 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
                                       : outcome.text);
       } else if (outcome.action == server_core::outcome::tool_call) {
         auto cancelled = std::make_shared<std::atomic<bool>>(false);
-        auto worker
-          = self->spawn<caf::detached>(run_call, st.core, msg, out, cancelled,
-                                       caf::actor_cast<caf::actor>(self));
-        st.calls[dump_json(msg["id"])] = {worker, cancelled};
+        auto tag = "mcp-" + std::to_string(self->id()) + "-"
+                   + std::to_string(++st.next_tag);
+        auto worker = self->spawn<caf::detached>(
+          run_call, st.core, msg, out, cancelled, tag,
+          caf::actor_cast<caf::actor>(self));
+        st.calls[dump_json(msg["id"])] = {worker, cancelled, msg, tag};
       }
     },
     [=](caf::atom_value what, const std::string& id) {

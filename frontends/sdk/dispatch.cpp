@@ -184,6 +184,7 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        r.command = a.at("command").get<std::string>();
        r.timeout_seconds = a.value("timeout_seconds", 30);
        r.secret_env = string_list(a, "secret_env");
+       r.cancel_tag = a.value(cancel_tag_key, std::string{});
        return as_json(sdk.exec_workspace(a.at("workspace_id"), r));
      }},
     {"push_workspace_sync",

@@ -10,6 +10,10 @@
 
 namespace pyro {
 
+/// An argument only frontends add (never in a schema): the tag under which
+/// an exec can be cancelled (`Pyro::cancel_exec`).
+inline constexpr const char* cancel_tag_key = "_cancel_tag";
+
 /// Calls the SDK method behind a contract operation with JSON arguments
 /// (already defaulted and type-checked by the caller) and returns its JSON
 /// result. Shared by the CLI and the MCP server so both behave alike; an

@@ -285,6 +285,10 @@ public:
   result<nlohmann::json> stop_service(const std::string& workspace_id,
                                       const std::string& name);
 
+  /// Kills the command an exec with this `cancel_tag` is running, if any.
+  result<nlohmann::json> cancel_exec(const std::string& workspace_id,
+                                     const std::string& cancel_tag);
+
   /// Renames a workspace and sets or clears labels; bumps last activity.
   result<workspace_record> update_workspace(const std::string& workspace_id,
                                             const workspace_update& change);

@@ -1,6 +1,6 @@
-// The SDK's shells and services: each is one guest call through the
-// workspace actor (actors/guest_calls.hpp), which redacts secrets and keeps
-// the workspace's mailbox free while a shell read waits.
+// The SDK's shells and services: each is one guest call, run by a worker
+// the registry spawns (actors/guest_calls.hpp), which redacts secrets and
+// never waits behind a long exec in the workspace actor's mailbox.
 
 #include "frontends/sdk/pyro.hpp"
 
@@ -15,14 +15,14 @@ using nlohmann::json;
 result<json> Pyro::guest(const std::string& workspace_id, const std::string& op,
                          json args) {
   caf::scoped_actor self{runtime_->system()};
-  auto ws = find_workspace(self, workspace_id);
-  if (!ws)
-    return ws.err();
+  if (auto valid = validate_workspace_id(workspace_id); !valid)
+    return valid.err();
   // Waits on the guest's side (idle output, readiness, grace periods) are
   // bounded there; this only has to outlast them.
   auto limit = std::max(timeout_, std::chrono::milliseconds{
                                     std::chrono::minutes{70}});
-  auto reply = call<std::string>(self, *ws, limit, guest_atom_v, op,
+  auto reply = call<std::string>(self, runtime_->registry(), limit,
+                                 guest_atom_v, workspace_id, op,
                                  dump_json(args));
   if (!reply)
     return reply.err();
@@ -105,6 +105,11 @@ result<json> Pyro::logs_service(const std::string& workspace_id,
 result<json> Pyro::stop_service(const std::string& workspace_id,
                                 const std::string& name) {
   return guest(workspace_id, "service_stop", {{"name", name}});
+}
+
+result<json> Pyro::cancel_exec(const std::string& workspace_id,
+                               const std::string& cancel_tag) {
+  return guest(workspace_id, "exec_cancel", {{"cancel_tag", cancel_tag}});
 }
 
 } // namespace pyro

@@ -142,9 +142,11 @@ async function checkWorkspaceFlow() {
   await assert.rejects(client.callTool({ name: 'no_such_tool', arguments: {} }), /Unknown tool/);
   await assert.rejects(client.callTool({ name: 'workspace_exec', arguments: { workspace_id: id, command: 42 } }),
                        /must be a string/);
-  // Cancelling a slow call frees the client at once and the server serves on.
+  // Cancelling a slow call frees the client at once, ends the command in
+  // the sandbox, and the server serves on.
   const controller = new AbortController();
-  const slow = call(client, 'workspace_exec', { workspace_id: id, command: 'sleep 5' }, { signal: controller.signal });
+  const slow = call(client, 'workspace_exec', { workspace_id: id, command: 'sleep 2; echo late > late.txt' },
+                    { signal: controller.signal });
   setTimeout(() => controller.abort('test'), 300);
   const began = Date.now();
   await assert.rejects(slow);
@@ -152,6 +154,9 @@ async function checkWorkspaceFlow() {
   const pingBegan = Date.now();
   await client.ping();
   assert.ok(Date.now() - pingBegan < 1000, 'ping was held up by the cancelled call');
+  await new Promise((r) => setTimeout(r, 2500));
+  const late = await call(client, 'workspace_exec', { workspace_id: id, command: 'test -e late.txt && echo ran || echo killed' });
+  assert.equal(late.stdout, 'killed\n', 'the cancelled command ran to its end');
   const deleted = await call(client, 'workspace_delete', { workspace_id: id });
   assert.equal(deleted.deleted, true);
   await client.close();
