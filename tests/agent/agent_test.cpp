@@ -378,3 +378,26 @@ TEST_CASE_METHOD(test::agent_fixture,
   CHECK(agent_alive());
   CHECK(exec("echo fine")["stdout"] == "fine\n");
 }
+
+TEST_CASE_METHOD(test::agent_fixture,
+                 "exec_cancel kills the tagged command's process group") {
+  nlohmann::json result;
+  std::thread runner{[&] {
+    pyro::wire::agent_client own{socket};
+    auto r = own.call("exec", {{"command", "sleep 30 & sleep 30"},
+                               {"cancel_tag", "job-1"}});
+    if (r)
+      result = *r;
+  }};
+  bool cancelled = false;
+  auto began = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100 && !cancelled; ++i) {
+    cancelled = ok("exec_cancel", {{"cancel_tag", "job-1"}})["cancelled"];
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  runner.join();
+  CHECK(cancelled);
+  CHECK(result["signal"] == SIGKILL);
+  CHECK(std::chrono::steady_clock::now() - began < std::chrono::seconds{10});
+  CHECK(ok("exec_cancel", {{"cancel_tag", "job-1"}})["cancelled"] == false);
+}
