@@ -14,13 +14,10 @@
 #include <mutex>
 #include <thread>
 
-#include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench/support/latency.hpp"
+#include "bench/support/mcp_client.hpp"
 #include "frontends/sdk/pyro.hpp"
 #include "vmm/environment_install.hpp"
 
@@ -33,79 +30,6 @@ namespace {
 double elapsed_us(clock_type::time_point since) {
   return std::chrono::duration<double, std::micro>(clock_type::now() - since)
     .count();
-}
-
-// One MCP session over HTTP; a new connection per request, so a thousand
-// sessions never pin a thousand server threads.
-class session {
-public:
-  explicit session(int port) : http_("127.0.0.1", port) {
-    http_.set_keep_alive(false);
-    http_.set_read_timeout(300, 0);
-    http_.set_connection_timeout(30, 0);
-  }
-
-  bool open() {
-    auto r = request("initialize",
-                     {{"protocolVersion", "2025-11-25"},
-                      {"capabilities", json::object()},
-                      {"clientInfo", {{"name", "fleet"}, {"version", "1"}}}});
-    return !r.is_null() && r.contains("result");
-  }
-
-  // The raw reply body, or "" on a transport failure.
-  std::string request_text(const std::string& method,
-                           json params = json::object()) {
-    json msg{{"jsonrpc", "2.0"},
-             {"id", ++id_},
-             {"method", method},
-             {"params", std::move(params)}};
-    httplib::Headers headers{{"Accept", "application/json"}};
-    if (!id_text_.empty())
-      headers.emplace("Mcp-Session-Id", id_text_);
-    auto res = http_.Post("/mcp", headers, msg.dump(), "application/json");
-    if (!res || res->status != 200)
-      return {};
-    if (res->has_header("Mcp-Session-Id"))
-      id_text_ = res->get_header_value("Mcp-Session-Id");
-    return res->body;
-  }
-
-  json request(const std::string& method, json params = json::object()) {
-    auto text = request_text(method, std::move(params));
-    return text.empty() ? json() : json::parse(text, nullptr, false);
-  }
-
-  // A tool's structured result, or null on any failure.
-  json tool(const std::string& name, json args) {
-    auto r
-      = request("tools/call", {{"name", name}, {"arguments", std::move(args)}});
-    if (r.is_discarded() || !r.contains("result")
-        || r["result"].value("isError", true))
-      return nullptr;
-    return r["result"]["structuredContent"];
-  }
-
-  void close() {
-    http_.Delete("/mcp", httplib::Headers{{"Mcp-Session-Id", id_text_}});
-  }
-
-private:
-  httplib::Client http_;
-  int id_ = 0;
-  std::string id_text_;
-};
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 struct shared_samples {
@@ -134,21 +58,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", env.err().message.c_str());
     return 1;
   }
-  auto pyro_bin = fs::read_symlink("/proc/self/exe").parent_path() / "pyro";
-  int port = free_port();
-  pid_t server = ::fork();
-  if (server == 0) {
-    auto p = std::to_string(port);
-    ::execl(pyro_bin.c_str(), "pyro", "mcp", "serve", "--transport", "http",
-            "--port", p.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  for (int i = 0; i < 200; ++i) {
-    httplib::Client probe{"127.0.0.1", port};
-    if (probe.Get("/mcp"))
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds{25});
-  }
+  auto [server, port] = pyro::bench::start_mcp_server();
 
   // Reference for (1): the same execs through the SDK, one at a time.
   pyro::Pyro sdk{pyro::pyro_options{dir / "home", std::chrono::minutes{5}}};
@@ -171,7 +81,7 @@ int main(int argc, char** argv) {
   auto fleet_began = clock_type::now();
   for (int s = 0; s < sessions; ++s)
     threads.emplace_back([&] {
-      session mcp{port};
+      pyro::bench::mcp_session mcp{port};
       if (!mcp.open()) {
         ++exec_samples.errors;
         return;
@@ -208,7 +118,7 @@ int main(int argc, char** argv) {
               execs, fleet_s, exec_samples.errors.load());
 
   // (2) Many light sessions; the reference is one session alone.
-  session alone{port};
+  pyro::bench::mcp_session alone{port};
   alone.open();
   auto lone = pyro::bench::measure("ping, one session", 20, 500, [&] {
     return !alone.request("ping").is_null();
@@ -222,7 +132,7 @@ int main(int argc, char** argv) {
   std::atomic<bool> go{false};
   for (int s = 0; s < ping_sessions; ++s)
     threads.emplace_back([&] {
-      session mcp{port};
+      pyro::bench::mcp_session mcp{port};
       bool ok = mcp.open();
       ++opened;
       while (!go)
@@ -257,8 +167,7 @@ int main(int argc, char** argv) {
               "p99 ping %.1f ms (target < 50 ms)\n",
               ping_sessions, ping_samples.errors.load(), list_errors.load(),
               crowd.p99() / 1000);
-  ::kill(server, SIGTERM);
-  ::waitpid(server, nullptr, 0);
+  pyro::bench::stop_mcp_server(server);
   std::error_code ec;
   fs::remove_all(dir, ec);
   int errors = exec_samples.errors + ping_samples.errors + list_errors;

@@ -71,6 +71,7 @@ void report(const std::string& title, const std::vector<samples>& rows,
                      {"p95_us", r.p95()},
                      {"p99_us", r.p99()},
                      {"reference", reference.name},
+                     {"reference_p50_us", ref},
                      {"ratio_p50", ref > 0 ? r.p50() / ref : 0},
                      {"machine", machine_label()}};
     std::printf("json: %s\n", j.dump().c_str());
