@@ -167,10 +167,8 @@ void record_end(service& s, int wstatus) {
                                         : "exit code "
                                             + std::to_string(s.exit_code))
                             + ")");
-  else if (s.state != "failed")
-    s.set_state("exited");
-  else
-    s.set_state("failed");
+  else // a failed service stays failed; anything else ended on its own
+    s.set_state(s.state == "failed" ? "failed" : "exited");
 }
 
 // The one thread that probes readiness and collects the exit status.
