@@ -26,7 +26,10 @@ using nlohmann::json;
 
 namespace {
 
+using clock_type = std::chrono::steady_clock;
+
 constexpr auto reply_limit = std::chrono::hours{2};
+constexpr auto session_idle_limit = std::chrono::hours{1};
 
 // The messages one POST is owed, filled by the session actor.
 struct reply_channel {
@@ -189,7 +192,23 @@ private:
       send_error(res, 404, -32001, "Session not found");
       return std::nullopt;
     }
-    return i->second;
+    i->second.last_used = clock_type::now();
+    return i->second.actor;
+  }
+
+  // Clients that vanish without DELETE leave sessions behind; one unused
+  // for an hour is ended when the next session starts (its client then
+  // gets 404 and initializes again, as the protocol expects).
+  void sweep_idle_locked() {
+    auto cutoff = clock_type::now() - session_idle_limit;
+    for (auto i = sessions_.begin(); i != sessions_.end();) {
+      if (i->second.last_used < cutoff) {
+        caf::anon_send_exit(i->second.actor, caf::exit_reason::user_shutdown);
+        i = sessions_.erase(i);
+      } else {
+        ++i;
+      }
+    }
   }
 
   void post(const httplib::Request& req, httplib::Response& res) {
@@ -211,7 +230,8 @@ private:
                               std::make_shared<server_core>(sdk_, profile_));
       {
         std::lock_guard<std::mutex> guard{mtx_};
-        sessions_[id] = session;
+        sweep_idle_locked();
+        sessions_[id] = {session, clock_type::now()};
       }
       res.set_header("Mcp-Session-Id", id);
     } else {
@@ -281,7 +301,11 @@ private:
   contract::profile profile_;
   http_options options_;
   std::mutex mtx_;
-  std::map<std::string, caf::actor> sessions_;
+  struct session_entry {
+    caf::actor actor;
+    clock_type::time_point last_used;
+  };
+  std::map<std::string, session_entry> sessions_;
 };
 
 } // namespace
