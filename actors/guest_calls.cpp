@@ -139,7 +139,7 @@ result<json> guest_call(const state_store& store, const std::string& id,
       if (!published) {
         // A service whose ports cannot be published is not left running.
         static_cast<void>((*link)->call("service_stop", json{{"name", name}},
-                                        call_timeout("service_stop", {})));
+                                        call_timeout("service_stop", json::object())));
         return redact->apply(published.err());
       }
       (*reply)["published_ports"] = *published;
