@@ -37,9 +37,9 @@ const std::set<std::string>& known_ops() {
 result<json> agent_args(const workspace_record& record, const std::string& op,
                         json args) {
   if (auto specs = args.find("secret_env"); specs != args.end()) {
-    auto map = secret_env_map(
-      record, specs->is_array() ? specs->get<std::vector<std::string>>()
-                                : std::vector<std::string>{});
+    auto map = secret_env_map(record, specs->is_array()
+                                        ? specs->get<std::vector<std::string>>()
+                                        : std::vector<std::string>{});
     if (!map)
       return map.err();
     args["secret_env"] = *map;
@@ -138,8 +138,9 @@ result<json> guest_call(const state_store& store, const std::string& id,
       auto published = publish_ports(store, *record, name, ports);
       if (!published) {
         // A service whose ports cannot be published is not left running.
-        static_cast<void>((*link)->call("service_stop", json{{"name", name}},
-                                        call_timeout("service_stop", json::object())));
+        static_cast<void>(
+          (*link)->call("service_stop", json{{"name", name}},
+                        call_timeout("service_stop", json::object())));
         return redact->apply(published.err());
       }
       (*reply)["published_ports"] = *published;

@@ -89,12 +89,11 @@ result<json> publish_ports(const state_store& store,
     if (!id) {
       for (int done : ids)
         static_cast<void>((*backend)->unpublish_port(spec, done));
-      return make_error(id.err().code,
-                        "cannot publish 127.0.0.1:"
-                          + std::to_string(p.host_port) + " -> "
-                          + std::to_string(p.guest_port) + ": "
-                          + id.err().message,
-                        "is the host port free?");
+      return make_error(
+        id.err().code,
+        "cannot publish 127.0.0.1:" + std::to_string(p.host_port) + " -> "
+          + std::to_string(p.guest_port) + ": " + id.err().message,
+        "is the host port free?");
     }
     ids.push_back(*id);
     published.push_back({{"host_address", "127.0.0.1"},

@@ -76,8 +76,9 @@ secret_env_map(const workspace_record& record,
     auto eq = spec.find('=');
     auto name = spec.substr(0, eq);
     auto env = eq == std::string::npos ? name : spec.substr(eq + 1);
-    bool known = std::any_of(record.secrets.begin(), record.secrets.end(),
-                             [&](const secret_ref& s) { return s.name == name; });
+    bool known
+      = std::any_of(record.secrets.begin(), record.secrets.end(),
+                    [&](const secret_ref& s) { return s.name == name; });
     if (!known) {
       std::string have;
       for (const auto& s : record.secrets)
@@ -157,7 +158,8 @@ size_t redactor::unsafe_tail(std::string_view text) const {
   for (const auto& [value, name] : values_) {
     auto longest = std::min(text.size(), value.size() - 1);
     for (size_t n = longest; n > hold; --n)
-      if (text.substr(text.size() - n) == std::string_view{value}.substr(0, n)) {
+      if (text.substr(text.size() - n)
+          == std::string_view{value}.substr(0, n)) {
         hold = n;
         break;
       }

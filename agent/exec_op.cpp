@@ -77,13 +77,13 @@ private:
 
 } // namespace
 
-status op_exec_cancel(const agent_context&, const json& req,
-                      connection& conn) {
+status op_exec_cancel(const agent_context&, const json& req, connection& conn) {
   auto tag = string_field(req, "cancel_tag");
   if (!tag)
     return tag.err();
   return conn.reply(
-    json{{"cancel_tag", *tag}, {"cancelled", running_execs::instance().cancel(*tag)}});
+    json{{"cancel_tag", *tag},
+         {"cancelled", running_execs::instance().cancel(*tag)}});
 }
 
 status op_exec(const agent_context& ctx, const json& req, connection& conn) {

@@ -81,9 +81,9 @@ plan_launch(const agent_context& ctx, const json& req,
     return fd.err();
   plan->cwd_fd = *fd;
   plan->cwd = guest_path(*parts);
-  plan->env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-               "HOME=/root", "LANG=C.UTF-8", "TERM=xterm-256color",
-               "PWD=" + plan->cwd};
+  plan->env
+    = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+       "HOME=/root", "LANG=C.UTF-8", "TERM=xterm-256color", "PWD=" + plan->cwd};
   if (auto e = req.find("env"); e != req.end() && e->is_object())
     for (const auto& [key, value] : e->items()) {
       if (!value.is_string() || !valid_env_key(key))
@@ -96,7 +96,8 @@ plan_launch(const agent_context& ctx, const json& req,
       if (!name.is_string() || !valid_env_key(key))
         return make_error(error_code::invalid_argument,
                           "secret_env maps an environment name to a secret "
-                          "name; '" + key + "' does not");
+                          "name; '"
+                            + key + "' does not");
       auto value = read_secret(ctx, name.get<std::string>());
       if (!value)
         return value.err();
@@ -125,8 +126,8 @@ result<std::string> read_secret(const agent_context& ctx,
   auto dir = runtime_dir(ctx, "pyro-secrets");
   if (!dir)
     return dir.err();
-  int fd = ::open((*dir + "/" + name).c_str(),
-                  O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  int fd
+    = ::open((*dir + "/" + name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return make_error(error_code::not_found,
                       "the workspace has no secret named '" + name + "'");

@@ -19,8 +19,7 @@ using handler
 
 status op_hello(const agent_context&, const nlohmann::json&, connection&);
 status op_exec(const agent_context&, const nlohmann::json&, connection&);
-status op_exec_cancel(const agent_context&, const nlohmann::json&,
-                      connection&);
+status op_exec_cancel(const agent_context&, const nlohmann::json&, connection&);
 status op_stat(const agent_context&, const nlohmann::json&, connection&);
 status op_list(const agent_context&, const nlohmann::json&, connection&);
 status op_read(const agent_context&, const nlohmann::json&, connection&);
@@ -30,8 +29,7 @@ status op_manifest(const agent_context&, const nlohmann::json&, connection&);
 status op_import(const agent_context&, const nlohmann::json&, connection&);
 status op_export(const agent_context&, const nlohmann::json&, connection&);
 status op_shutdown(const agent_context&, const nlohmann::json&, connection&);
-status op_secrets_put(const agent_context&, const nlohmann::json&,
-                      connection&);
+status op_secrets_put(const agent_context&, const nlohmann::json&, connection&);
 
 /// Every operation by name.
 const std::map<std::string, handler>& operations();

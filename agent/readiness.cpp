@@ -81,8 +81,8 @@ int connect_to(const endpoint& ep) {
   } else {
     return -1;
   }
-  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+  int fd
+    = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -1;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
@@ -118,8 +118,7 @@ result<url_parts> parse_url(const std::string& url) {
   auto authority = rest.substr(0, slash);
   url_parts out;
   out.path = slash == std::string::npos ? "/" : rest.substr(slash);
-  if (authority.find(':') == std::string::npos
-      || authority.back() == ']')
+  if (authority.find(':') == std::string::npos || authority.back() == ']')
     authority += ":80";
   auto ep = parse_endpoint(authority);
   if (!ep)
@@ -200,9 +199,9 @@ bool command_succeeds(const agent_context& ctx, const readiness_probe& p) {
   ::close(null_fd);
   if (pid < 0)
     return false;
-  auto status = table.wait(pid, std::chrono::steady_clock::now()
-                                  + std::chrono::milliseconds{
-                                    command_timeout_ms});
+  auto status
+    = table.wait(pid, std::chrono::steady_clock::now()
+                        + std::chrono::milliseconds{command_timeout_ms});
   ::kill(-pid, SIGKILL);
   if (!status) {
     status = table.wait(pid, std::chrono::steady_clock::now()

@@ -74,8 +74,8 @@ struct service {
            {"started_at", time_or_null(started_at)},
            {"ready_at", time_or_null(ready_at)},
            {"ended_at", time_or_null(ended_at)},
-           {"exit_code", process_ended && signal == 0 ? json(exit_code)
-                                                      : json(nullptr)},
+           {"exit_code",
+            process_ended && signal == 0 ? json(exit_code) : json(nullptr)},
            {"signal", signal}};
     if (!reason.empty())
       j["reason"] = reason;
@@ -162,11 +162,11 @@ void record_end(service& s, int wstatus) {
   if (s.stopping)
     s.set_state("stopped");
   else if (s.state == "starting")
-    s.set_state("failed", "the process ended before it was ready ("
-                            + (s.signal ? "signal " + std::to_string(s.signal)
-                                        : "exit code "
-                                            + std::to_string(s.exit_code))
-                            + ")");
+    s.set_state("failed",
+                "the process ended before it was ready ("
+                  + (s.signal ? "signal " + std::to_string(s.signal)
+                              : "exit code " + std::to_string(s.exit_code))
+                  + ")");
   else // a failed service stays failed; anything else ended on its own
     s.set_state(s.state == "failed" ? "failed" : "exited");
 }
@@ -192,12 +192,12 @@ void monitor(const agent_context& ctx, service_ptr s) {
           s->ready_at = sys::unix_now();
           s->set_state(s->probe.type == "none" ? "running" : "ready");
         } else if (clock_type::now() >= deadline) {
-          s->set_state("failed",
-                       "the " + s->probe.type + " probe '" + s->probe.target
-                         + "' did not succeed within "
-                         + std::to_string(static_cast<int>(
-                           s->probe.timeout_seconds))
-                         + " s");
+          s->set_state(
+            "failed",
+            "the " + s->probe.type + " probe '" + s->probe.target
+              + "' did not succeed within "
+              + std::to_string(static_cast<int>(s->probe.timeout_seconds))
+              + " s");
           ::kill(-s->pid, SIGKILL); // a service that never got ready goes
         }
       }
@@ -206,9 +206,9 @@ void monitor(const agent_context& ctx, service_ptr s) {
     int wait_ms = starting ? s->probe.interval_ms : -1;
     if (exit_fd < 0) {
       // No pidfd: poll the table instead.
-      if (auto st = table.wait(s->pid, clock_type::now()
-                                         + std::chrono::milliseconds{
-                                           starting ? wait_ms : 500})) {
+      if (auto st = table.wait(
+            s->pid, clock_type::now()
+                      + std::chrono::milliseconds{starting ? wait_ms : 500})) {
         std::lock_guard<std::mutex> guard{s->mtx};
         record_end(*s, *st);
         return;
@@ -227,9 +227,9 @@ void monitor(const agent_context& ctx, service_ptr s) {
 }
 
 int open_log(const std::string& path) {
-  return ::open(path.c_str(),
-                O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-                0600);
+  return ::open(
+    path.c_str(),
+    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
 
 // The last `lines` lines (all when 0) of at most `max_bytes` from the end.
@@ -334,7 +334,9 @@ status op_service_start(const agent_context& ctx, const json& req,
   }
   s->pid = pid;
   s->save_locked();
-  std::thread{[&ctx, s] { monitor(ctx, s); }}.detach();
+  std::thread{[&ctx, s] {
+    monitor(ctx, s);
+  }}.detach();
   if (req.value("wait", true)) {
     auto limit = std::chrono::milliseconds{
       static_cast<int64_t>(s->probe.timeout_seconds * 1000) + 15000};
@@ -363,10 +365,10 @@ status op_service_logs(const agent_context&, const json& req,
     return s.err();
   auto lines = req.value("tail_lines", uint64_t{0});
   auto max_bytes = req.value("max_bytes", default_log_bytes);
-  auto [out, out_cut] = tail_file((*s)->log_dir + "/stdout.log", lines,
-                                  max_bytes);
-  auto [err, err_cut] = tail_file((*s)->log_dir + "/stderr.log", lines,
-                                  max_bytes);
+  auto [out, out_cut]
+    = tail_file((*s)->log_dir + "/stdout.log", lines, max_bytes);
+  auto [err, err_cut]
+    = tail_file((*s)->log_dir + "/stderr.log", lines, max_bytes);
   std::lock_guard<std::mutex> guard{(*s)->mtx};
   return conn.reply(json{{"name", (*s)->name},
                          {"state", (*s)->state},
@@ -395,9 +397,8 @@ status op_service_stop(const agent_context&, const json& req,
              std::chrono::milliseconds{static_cast<int64_t>(grace * 1000)},
              [&](clock_type::time_point deadline) {
                std::unique_lock<std::mutex> lock{s->mtx};
-               return s->changed.wait_until(lock, deadline, [&] {
-                 return s->process_ended;
-               });
+               return s->changed.wait_until(lock, deadline,
+                                            [&] { return s->process_ended; });
              });
   std::lock_guard<std::mutex> guard{s->mtx};
   return conn.reply(s->describe());

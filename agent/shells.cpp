@@ -59,8 +59,9 @@ struct shell_session {
   }
 
   json describe() const {
-    json j{{"shell_id", id}, {"pid", pid},   {"cwd", cwd},
-           {"cols", cols},   {"rows", rows}, {"state", exited ? "exited" : "running"},
+    json j{{"shell_id", id},      {"pid", pid},
+           {"cwd", cwd},          {"cols", cols},
+           {"rows", rows},        {"state", exited ? "exited" : "running"},
            {"exit_code", nullptr}};
     if (exited) {
       j["exit_code"] = exit_code;
@@ -101,8 +102,8 @@ void pump(std::shared_ptr<shell_session> s) {
   bool leader_gone = exit_fd < 0;
   char buf[16384];
   for (;;) {
-    pollfd pfds[3] = {{s->master, POLLIN, 0}, {s->wake[0], POLLIN, 0},
-                      {exit_fd, POLLIN, 0}};
+    pollfd pfds[3]
+      = {{s->master, POLLIN, 0}, {s->wake[0], POLLIN, 0}, {exit_fd, POLLIN, 0}};
     nfds_t n = leader_gone ? 2 : 3;
     if (::poll(pfds, n, -1) < 0) {
       if (errno == EINTR)
@@ -113,7 +114,8 @@ void pump(std::shared_ptr<shell_session> s) {
       break; // closed
     if (n == 3 && pfds[2].revents != 0) {
       leader_gone = true;
-      if (auto st = table.wait(s->pid, clock_type::now() + std::chrono::seconds{5})) {
+      if (auto st
+          = table.wait(s->pid, clock_type::now() + std::chrono::seconds{5})) {
         std::lock_guard<std::mutex> guard{s->mtx};
         record_exit(*s, *st);
         s->changed.notify_all();
@@ -133,7 +135,8 @@ void pump(std::shared_ptr<shell_session> s) {
   // The terminal is done; the status comes when the leader goes (a close
   // kills it).
   while (!leader_gone) {
-    if (auto st = table.wait(s->pid, clock_type::now() + std::chrono::seconds{1})) {
+    if (auto st
+        = table.wait(s->pid, clock_type::now() + std::chrono::seconds{1})) {
       std::lock_guard<std::mutex> guard{s->mtx};
       record_exit(*s, *st);
       leader_gone = true;
@@ -318,8 +321,7 @@ status op_shell_open(const agent_context& ctx, const json& req,
   return conn.reply(s->describe());
 }
 
-status op_shell_write(const agent_context&, const json& req,
-                      connection& conn) {
+status op_shell_write(const agent_context&, const json& req, connection& conn) {
   auto s = shell_table::instance().find(req);
   if (!s)
     return s.err();
@@ -353,8 +355,8 @@ status op_shell_write(const agent_context&, const json& req,
     }
     if (put < 0 && errno != EINTR && errno != EAGAIN)
       return make_error(error_code::failed_precondition,
-                        "writing to shell " + (*s)->id + " failed: "
-                          + std::strerror(errno));
+                        "writing to shell " + (*s)->id
+                          + " failed: " + std::strerror(errno));
     if (clock_type::now() > deadline)
       return make_error(error_code::deadline_exceeded,
                         "shell " + (*s)->id + " stopped reading its input");
@@ -449,20 +451,19 @@ status op_shell_signal(const agent_context&, const json& req,
   int sig = signal_from_name(name);
   if (sig == 0)
     return make_error(error_code::invalid_argument,
-                      "signal '" + name + "' is not one of HUP, INT, TERM, KILL");
+                      "signal '" + name
+                        + "' is not one of HUP, INT, TERM, KILL");
   std::lock_guard<std::mutex> guard{(*s)->mtx};
   if ((*s)->exited)
     return make_error(error_code::failed_precondition,
                       "shell " + (*s)->id + " has already exited");
   pid_t group = foreground_group(**s);
   ::kill(-group, sig);
-  return conn.reply(json{{"shell_id", (*s)->id},
-                         {"signal", name},
-                         {"process_group", group}});
+  return conn.reply(
+    json{{"shell_id", (*s)->id}, {"signal", name}, {"process_group", group}});
 }
 
-status op_shell_close(const agent_context&, const json& req,
-                      connection& conn) {
+status op_shell_close(const agent_context&, const json& req, connection& conn) {
   auto found = shell_table::instance().find(req);
   if (!found)
     return found.err();

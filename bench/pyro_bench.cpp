@@ -28,8 +28,8 @@ using namespace pyro::bench;
 
 namespace {
 
-const std::vector<std::string> all_workloads{"exec", "create", "diff", "fleet",
-                                             "idle", "mcp",    "vm-boot"};
+const std::vector<std::string> all_workloads{
+  "exec", "create", "diff", "fleet", "idle", "mcp", "vm-boot"};
 
 workload_result run(const std::string& name, const run_options& o) {
   if (name == "fleet")
@@ -37,16 +37,18 @@ workload_result run(const std::string& name, const run_options& o) {
   if (name == "idle")
     return run_idle(o);
   if (name == "exec")
-    return run_child_benchmark(name, {"agent_exec_bench", o.quick ? "300" : "3000"});
+    return run_child_benchmark(name,
+                               {"agent_exec_bench", o.quick ? "300" : "3000"});
   if (name == "create")
-    return run_child_benchmark(name, {"sandbox_create_bench", o.quick ? "10" : "60"});
+    return run_child_benchmark(name,
+                               {"sandbox_create_bench", o.quick ? "10" : "60"});
   if (name == "diff")
     return run_child_benchmark(
       name, {"diff_bench", o.quick ? "2" : "5", o.quick ? "1000" : "10000"});
   if (name == "mcp")
-    return run_child_benchmark(
-      name, {"mcp_fleet_bench", o.quick ? "5" : "100", o.quick ? "3" : "20",
-             o.quick ? "20" : "1000"});
+    return run_child_benchmark(name,
+                               {"mcp_fleet_bench", o.quick ? "5" : "100",
+                                o.quick ? "3" : "20", o.quick ? "20" : "1000"});
   // vm-boot: no VM backend in this build yet; said in the results, so the
   // table shows the gap rather than hiding it.
   workload_result out;
@@ -103,10 +105,12 @@ int main(int argc, char** argv) {
   }
   write_tables(out_dir, rows);
   auto charts = draw_charts(out_dir, series);
-  std::printf("%s", [&] {
-    std::ifstream in{out_dir / "results.md"};
-    return std::string{std::istreambuf_iterator<char>{in}, {}};
-  }().c_str());
+  std::printf("%s",
+              [&] {
+                std::ifstream in{out_dir / "results.md"};
+                return std::string{std::istreambuf_iterator<char>{in}, {}};
+              }()
+                .c_str());
   std::printf("\nwrote %s/results.json, results.md and %zu chart(s)\n",
               out_dir.c_str(), charts.size());
   return errors == 0 ? 0 : 1;

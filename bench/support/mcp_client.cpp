@@ -21,15 +21,14 @@ mcp_session::mcp_session(int port) : http_("127.0.0.1", port) {
 }
 
 bool mcp_session::open() {
-  auto r = request("initialize",
-                   {{"protocolVersion", "2025-11-25"},
-                    {"capabilities", json::object()},
-                    {"clientInfo", {{"name", "pyro-bench"}, {"version", "1"}}}});
+  auto r = request(
+    "initialize", {{"protocolVersion", "2025-11-25"},
+                   {"capabilities", json::object()},
+                   {"clientInfo", {{"name", "pyro-bench"}, {"version", "1"}}}});
   return r.is_object() && r.contains("result");
 }
 
-std::string mcp_session::request_text(const std::string& method,
-                                      json params) {
+std::string mcp_session::request_text(const std::string& method, json params) {
   json msg{{"jsonrpc", "2.0"},
            {"id", ++id_},
            {"method", method},
@@ -51,8 +50,8 @@ json mcp_session::request(const std::string& method, json params) {
 }
 
 json mcp_session::tool(const std::string& name, json args) {
-  auto r = request("tools/call",
-                   {{"name", name}, {"arguments", std::move(args)}});
+  auto r
+    = request("tools/call", {{"name", name}, {"arguments", std::move(args)}});
   if (!r.is_object() || !r.contains("result")
       || r["result"].value("isError", true))
     return nullptr;
@@ -80,8 +79,8 @@ int free_port() {
 } // namespace
 
 std::pair<pid_t, int> start_mcp_server() {
-  auto pyro = std::filesystem::read_symlink("/proc/self/exe").parent_path()
-              / "pyro";
+  auto pyro
+    = std::filesystem::read_symlink("/proc/self/exe").parent_path() / "pyro";
   int port = free_port();
   pid_t pid = ::fork();
   if (pid == 0) {

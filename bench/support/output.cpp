@@ -44,9 +44,9 @@ void write_tables(const fs::path& dir, const std::vector<json>& rows) {
      << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : rows) {
     auto met = r.value("met", json());
-    md << "| " << r.value("workload", "") << " | "
-       << r.value("measurement", "") << " | " << number(r.value("n", json()), 1, 0)
-       << " | " << number(r.value("p50_us", json()), 1000, 2) << " | "
+    md << "| " << r.value("workload", "") << " | " << r.value("measurement", "")
+       << " | " << number(r.value("n", json()), 1, 0) << " | "
+       << number(r.value("p50_us", json()), 1000, 2) << " | "
        << number(r.value("p99_us", json()), 1000, 2) << " | "
        << (r.contains("value_kib") ? number(r["value_kib"]) + " KiB" : "")
        << " | " << r.value("reference", "") << " | "
@@ -72,8 +72,8 @@ std::vector<fs::path> draw_charts(const fs::path& dir, const json& series) {
     std::sort(sorted.begin(), sorted.end());
     std::ofstream out{data};
     for (size_t i = 0; i < sorted.size(); ++i)
-      out << sorted[i] / 1000 << ' ' << 100.0 * double(i + 1) / double(sorted.size())
-          << '\n';
+      out << sorted[i] / 1000 << ' '
+          << 100.0 * double(i + 1) / double(sorted.size()) << '\n';
     plots += (plots.empty() ? "" : ", ") + std::string{"'"} + data.string()
              + "' using 1:2 with lines title '" + name + "'";
   }

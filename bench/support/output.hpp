@@ -18,7 +18,7 @@ void write_tables(const std::filesystem::path& dir,
 
 /// Draws one PNG per chart into `dir`; returns the files written (empty
 /// entries are skipped when gnuplot fails, which the caller reports).
-std::vector<std::filesystem::path>
-draw_charts(const std::filesystem::path& dir, const nlohmann::json& series);
+std::vector<std::filesystem::path> draw_charts(const std::filesystem::path& dir,
+                                               const nlohmann::json& series);
 
 } // namespace pyro::bench

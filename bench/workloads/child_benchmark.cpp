@@ -35,12 +35,11 @@ workload_result run_child_benchmark(const std::string& workload,
     out.rows.push_back(std::move(row));
   }
   if (status != 0 || out.rows.empty())
-    out.rows.push_back({{"workload", workload},
-                        {"measurement", argv[0] + " failed"},
-                        {"errors", 1},
-                        {"output", text.substr(text.size() > 2000
-                                                 ? text.size() - 2000
-                                                 : 0)}});
+    out.rows.push_back(
+      {{"workload", workload},
+       {"measurement", argv[0] + " failed"},
+       {"errors", 1},
+       {"output", text.substr(text.size() > 2000 ? text.size() - 2000 : 0)}});
   return out;
 }
 

@@ -37,8 +37,9 @@ struct timings {
   std::atomic<int> errors{0};
 
   void add(samples& s, clock_type::time_point began) {
-    auto us = std::chrono::duration<double, std::micro>(clock_type::now() - began)
-                .count();
+    auto us
+      = std::chrono::duration<double, std::micro>(clock_type::now() - began)
+          .count();
     std::lock_guard<std::mutex> guard{mtx};
     s.us.push_back(us);
   }
@@ -107,7 +108,8 @@ workload_result run_fleet(const run_options& o) {
   workload_result out;
   bench_env env;
   if (!env.ready()) {
-    out.rows.push_back({{"workload", "fleet"}, {"errors", 1},
+    out.rows.push_back({{"workload", "fleet"},
+                        {"errors", 1},
                         {"measurement", "set-up failed: " + env.error()}});
     return out;
   }
@@ -115,26 +117,25 @@ workload_result run_fleet(const run_options& o) {
   int concurrency = o.quick ? 2 : 100;
   int execs = o.quick ? 3 : 10;
   Pyro sdk{pyro_options{env.home(), std::chrono::minutes{10}}};
-  driver local{
-    [&] {
-      create_request r;
-      r.environment = "busybox";
-      auto ws = sdk.create_workspace(r);
-      return ws ? ws->workspace_id : std::string{};
-    },
-    [&](const std::string& id) {
-      exec_request e;
-      e.command = "echo fleet >> log.txt";
-      auto r = sdk.exec_workspace(id, e);
-      return r && r->outcome.exit_code == 0;
-    },
-    [&](const std::string& id) {
-      auto d = sdk.diff_workspace(id);
-      return d && d->changed;
-    },
-    [&](const std::string& id) {
-      return static_cast<bool>(sdk.delete_workspace(id));
-    }};
+  driver local{[&] {
+                 create_request r;
+                 r.environment = "busybox";
+                 auto ws = sdk.create_workspace(r);
+                 return ws ? ws->workspace_id : std::string{};
+               },
+               [&](const std::string& id) {
+                 exec_request e;
+                 e.command = "echo fleet >> log.txt";
+                 auto r = sdk.exec_workspace(id, e);
+                 return r && r->outcome.exit_code == 0;
+               },
+               [&](const std::string& id) {
+                 auto d = sdk.diff_workspace(id);
+                 return d && d->changed;
+               },
+               [&](const std::string& id) {
+                 return static_cast<bool>(sdk.delete_workspace(id));
+               }};
   timings reference;
   run_fleet_with(local, o.quick ? 2 : 5, 1, execs, reference);
   reference.exec.name = "exec, one workspace at a time";
@@ -153,19 +154,22 @@ workload_result run_fleet(const run_options& o) {
     },
     [port = port](const std::string& id) {
       mcp_session s{port};
-      auto r = s.open() ? s.tool("workspace_exec", {{"workspace_id", id},
-                                                    {"command", "echo fleet >> log.txt"}})
+      auto r = s.open() ? s.tool(
+                 "workspace_exec",
+                 {{"workspace_id", id}, {"command", "echo fleet >> log.txt"}})
                         : json();
       return r.is_object() && r.value("exit_code", -1) == 0;
     },
     [port = port](const std::string& id) {
       mcp_session s{port};
-      auto r = s.open() ? s.tool("workspace_diff", {{"workspace_id", id}}) : json();
+      auto r
+        = s.open() ? s.tool("workspace_diff", {{"workspace_id", id}}) : json();
       return r.is_object() && r.value("changed", false);
     },
     [port = port](const std::string& id) {
       mcp_session s{port};
-      return s.open() && s.tool("workspace_delete", {{"workspace_id", id}}).is_object();
+      return s.open()
+             && s.tool("workspace_delete", {{"workspace_id", id}}).is_object();
     }};
   timings over_mcp;
   auto mcp_s = run_fleet_with(mcp, workspaces, concurrency, execs, over_mcp);

@@ -72,13 +72,14 @@ workload_result run_idle(const run_options& o) {
   workload_result out;
   bench_env env;
   if (!env.ready()) {
-    out.rows.push_back({{"workload", "idle"}, {"errors", 1},
+    out.rows.push_back({{"workload", "idle"},
+                        {"errors", 1},
                         {"measurement", "set-up failed: " + env.error()}});
     return out;
   }
   Pyro sdk{pyro_options{env.home(), std::chrono::minutes{10}}};
-  std::vector<int> sizes = o.quick ? std::vector<int>{1, 4}
-                                   : std::vector<int>{1, 10, 100, 1000};
+  std::vector<int> sizes
+    = o.quick ? std::vector<int>{1, 4} : std::vector<int>{1, 10, 100, 1000};
   json memory_curve = json::array();
   json create_curve = json::array();
   samples first_create{"create with no other workspace", {}};

@@ -99,8 +99,7 @@ int serve_mcp(Pyro& sdk, const json& args, bool as_json) {
   auto profile = mcp::parse_profile(name);
   if (!profile)
     return report_error(
-      make_error(error_code::invalid_argument,
-                 "unknown profile '" + name + "'",
+      make_error(error_code::invalid_argument, "unknown profile '" + name + "'",
                  "use vm-run, workspace-core or workspace-full"),
       as_json);
   auto transport = args.value("transport", std::string{"stdio"});

@@ -68,9 +68,8 @@ result<json> prove_egress(Pyro& sdk, const std::string& id,
        + " egress=" + (reached ? "ok" : "failed")
        + " host_loopback=" + (loopback_closed ? "unreachable" : "REACHABLE"));
   if (!reached || !loopback_closed)
-    return make_error(error_code::internal,
-                      "the network probe failed: " + text
-                        + ran->outcome.stderr_text);
+    return make_error(error_code::internal, "the network probe failed: " + text
+                                              + ran->outcome.stderr_text);
   return json{{"probe", server.address() + ":" + std::to_string(server.port())},
               {"egress", reached},
               {"host_loopback_reachable", !loopback_closed}};

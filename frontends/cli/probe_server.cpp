@@ -62,7 +62,9 @@ status probe_server::start(std::string body) {
                       std::string{"cannot listen for the network probe: "}
                         + std::strerror(errno));
   port_ = ntohs(addr.sin_port);
-  thread_ = std::thread{[this] { serve(); }};
+  thread_ = std::thread{[this] {
+    serve();
+  }};
   return {};
 }
 
@@ -89,8 +91,7 @@ void probe_server::serve() {
         break;
       request.append(buf, static_cast<size_t>(n));
     }
-    static_cast<void>(
-      ::send(client, reply.data(), reply.size(), MSG_NOSIGNAL));
+    static_cast<void>(::send(client, reply.data(), reply.size(), MSG_NOSIGNAL));
     ::shutdown(client, SHUT_WR);
     while (::poll(&c, 1, 500) == 1 && ::read(client, buf, sizeof(buf)) > 0) {
     }

@@ -262,8 +262,8 @@ std::string render_service_list(const json& r, const json&) {
   out << "NAME\tSTATE\tPID\tREADINESS\n";
   for (const auto& s : r.at("services"))
     out << scalar(s.at("name")) << '\t' << scalar(s.at("state")) << '\t'
-        << scalar(s.at("pid")) << '\t'
-        << scalar(s.at("readiness").at("type")) << '\n';
+        << scalar(s.at("pid")) << '\t' << scalar(s.at("readiness").at("type"))
+        << '\n';
   return out.str();
 }
 

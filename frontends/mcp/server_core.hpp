@@ -43,8 +43,7 @@ public:
 
   /// Runs a validated tools/call (blocking); progress notifications go to
   /// `notify` when the caller sent a progress token.
-  nlohmann::json call_tool(const nlohmann::json& request,
-                           const send_fn& notify,
+  nlohmann::json call_tool(const nlohmann::json& request, const send_fn& notify,
                            const std::string& cancel_tag = {});
 
   /// Ends what a cancelled call started in a sandbox (an exec's command),

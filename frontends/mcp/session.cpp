@@ -67,8 +67,9 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
           // What the call started in a sandbox ends too, from a worker of
           // its own: that takes a round trip to the agent.
           self->spawn<caf::detached>(
-            [](caf::event_based_actor* worker, std::shared_ptr<server_core> core,
-               json request, std::string tag) {
+            [](caf::event_based_actor* worker,
+               std::shared_ptr<server_core> core, json request,
+               std::string tag) {
               core->cancel_call(request, tag);
               worker->quit();
             },
@@ -85,9 +86,9 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
         auto cancelled = std::make_shared<std::atomic<bool>>(false);
         auto tag = "mcp-" + std::to_string(self->id()) + "-"
                    + std::to_string(++st.next_tag);
-        auto worker = self->spawn<caf::detached>(
-          run_call, st.core, msg, out, cancelled, tag,
-          caf::actor_cast<caf::actor>(self));
+        auto worker
+          = self->spawn<caf::detached>(run_call, st.core, msg, out, cancelled,
+                                       tag, caf::actor_cast<caf::actor>(self));
         st.calls[dump_json(msg["id"])] = {worker, cancelled, msg, tag};
       }
     },

@@ -26,20 +26,20 @@ namespace {
 const char* type_name(pyro::contract::value_type t) {
   using vt = pyro::contract::value_type;
   switch (t) {
-    case vt::string:
-      return "string";
-    case vt::integer:
-      return "integer";
-    case vt::boolean:
-      return "boolean";
-    case vt::command:
-      return "command";
-    case vt::string_list:
-      return "string_list";
-    case vt::string_map:
-      return "string_map";
-    case vt::json:
-      return "json";
+  case vt::string:
+    return "string";
+  case vt::integer:
+    return "integer";
+  case vt::boolean:
+    return "boolean";
+  case vt::command:
+    return "command";
+  case vt::string_list:
+    return "string_list";
+  case vt::string_map:
+    return "string_map";
+  case vt::json:
+    return "json";
   }
   return "string";
 }
@@ -54,8 +54,8 @@ std::string operations_json() {
       params.push_back(
         {{"name", std::string{p.name}},
          {"type", type_name(p.type)},
-         {"default", p.default_json.empty() ? json(nullptr)
-                                            : json::parse(p.default_json)},
+         {"default",
+          p.default_json.empty() ? json(nullptr) : json::parse(p.default_json)},
          {"has_default", !p.default_json.empty()},
          {"required", p.required},
          {"positional", p.positional},
@@ -84,8 +84,8 @@ public:
   core(const std::string& home, double timeout_seconds) {
     pyro::pyro_options options;
     options.home = home;
-    options.timeout = std::chrono::milliseconds{
-      static_cast<int64_t>(timeout_seconds * 1000)};
+    options.timeout
+      = std::chrono::milliseconds{static_cast<int64_t>(timeout_seconds * 1000)};
     sdk_ = std::make_unique<pyro::Pyro>(options);
   }
 
@@ -98,19 +98,20 @@ public:
       const auto* op = pyro::contract::find_method(method);
       auto args = json::parse(args_text, nullptr, false);
       if (op == nullptr || !args.is_object()) {
-        out = {false, pyro::dump_json(pyro::to_json(pyro::make_error(
-                        pyro::error_code::invalid_argument,
-                        "no SDK method '" + method + "'")))};
+        out = {false, pyro::dump_json(pyro::to_json(
+                        pyro::make_error(pyro::error_code::invalid_argument,
+                                         "no SDK method '" + method + "'")))};
       } else {
         try {
           auto r = pyro::dispatch(*sdk_, *op, args);
           out = r ? std::make_pair(true, pyro::dump_json(*r))
-                  : std::make_pair(false, pyro::dump_json(pyro::to_json(r.err())));
+                  : std::make_pair(false,
+                                   pyro::dump_json(pyro::to_json(r.err())));
         } catch (const json::exception& e) {
-          out = {false, pyro::dump_json(pyro::to_json(pyro::make_error(
-                          pyro::error_code::invalid_argument,
-                          std::string{"bad arguments for "} + method + ": "
-                            + e.what())))};
+          out = {false, pyro::dump_json(pyro::to_json(
+                          pyro::make_error(pyro::error_code::invalid_argument,
+                                           std::string{"bad arguments for "}
+                                             + method + ": " + e.what())))};
         }
       }
     }

@@ -5,9 +5,9 @@
 #include "actors/call.hpp"
 #include "actors/runtime.hpp"
 #include "actors/workspace_ops.hpp"
-#include "vmm/sandbox/slirp.hpp"
 #include "messages/sys/clock.hpp"
 #include "messages/sys/home_dirs.hpp"
+#include "vmm/sandbox/slirp.hpp"
 
 namespace pyro {
 

@@ -19,11 +19,11 @@ result<json> Pyro::guest(const std::string& workspace_id, const std::string& op,
     return valid.err();
   // Waits on the guest's side (idle output, readiness, grace periods) are
   // bounded there; this only has to outlast them.
-  auto limit = std::max(timeout_, std::chrono::milliseconds{
-                                    std::chrono::minutes{70}});
-  auto reply = call<std::string>(self, runtime_->registry(), limit,
-                                 guest_atom_v, workspace_id, op,
-                                 dump_json(args));
+  auto limit
+    = std::max(timeout_, std::chrono::milliseconds{std::chrono::minutes{70}});
+  auto reply
+    = call<std::string>(self, runtime_->registry(), limit, guest_atom_v,
+                        workspace_id, op, dump_json(args));
   if (!reply)
     return reply.err();
   auto parsed = json::parse(*reply, nullptr, false);
@@ -98,8 +98,9 @@ result<json> Pyro::status_service(const std::string& workspace_id,
 
 result<json> Pyro::logs_service(const std::string& workspace_id,
                                 const std::string& name, int64_t tail_lines) {
-  return guest(workspace_id, "service_logs",
-               {{"name", name}, {"tail_lines", std::max<int64_t>(tail_lines, 0)}});
+  return guest(
+    workspace_id, "service_logs",
+    {{"name", name}, {"tail_lines", std::max<int64_t>(tail_lines, 0)}});
 }
 
 result<json> Pyro::stop_service(const std::string& workspace_id,

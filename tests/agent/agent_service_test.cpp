@@ -32,8 +32,7 @@ int free_port() {
 }
 
 json start(pyro::test::agent_fixture& f, const std::string& name,
-           const std::string& command, json readiness,
-           double timeout_s = 20) {
+           const std::string& command, json readiness, double timeout_s = 20) {
   return f.ok("service_start", {{"name", name},
                                 {"command", command},
                                 {"readiness", std::move(readiness)},
@@ -55,16 +54,15 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
   SECTION("tcp") {
     auto s = start(*this, "tcp",
                    "sleep 0.3; exec python3 -c 'import socket,time;"
-                   "s=socket.socket();s.bind((\"127.0.0.1\"," + port
-                     + "));s.listen();time.sleep(60)'",
+                   "s=socket.socket();s.bind((\"127.0.0.1\","
+                     + port + "));s.listen();time.sleep(60)'",
                    {{"type", "tcp"}, {"address", "127.0.0.1:" + port}});
     CHECK(s["state"] == "ready");
   }
   SECTION("http") {
-    auto s = start(*this, "web",
-                   "exec python3 -m http.server --bind 127.0.0.1 " + port,
-                   {{"type", "http"},
-                    {"url", "http://127.0.0.1:" + port + "/"}});
+    auto s = start(
+      *this, "web", "exec python3 -m http.server --bind 127.0.0.1 " + port,
+      {{"type", "http"}, {"url", "http://127.0.0.1:" + port + "/"}});
     CHECK(s["state"] == "ready");
   }
   SECTION("command") {
@@ -105,7 +103,8 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
     auto d = start(*this, "dies", "exit 3",
                    {{"type", "tcp"}, {"address", "127.0.0.1:1"}});
     CHECK(d["state"] == "failed");
-    CHECK(d["reason"].get<std::string>().find("exit code 3") != std::string::npos);
+    CHECK(d["reason"].get<std::string>().find("exit code 3")
+          != std::string::npos);
   }
 }
 
@@ -128,7 +127,8 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
   auto tail = ok("service_logs", {{"name", "talker"}, {"tail_lines", 2}});
   CHECK(tail["stdout"] == "line4\nline5\n");
   CHECK(std::filesystem::exists(root / "run/pyro-services/talker/stdout.log"));
-  CHECK(std::filesystem::exists(root / "run/pyro-services/talker/service.json"));
+  CHECK(
+    std::filesystem::exists(root / "run/pyro-services/talker/service.json"));
   // Nothing of it in /workspace, so neither in a diff nor an export.
   CHECK(std::filesystem::is_empty(root / "workspace"));
   ok("service_stop", {{"name", "talker"}});
@@ -136,17 +136,17 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
 
 TEST_CASE_METHOD(pyro::test::agent_fixture,
                  "stop sends TERM, then KILL after the grace period") {
-  auto s = ok("service_start",
-              {{"name", "stubborn"},
-               {"command", "trap '' TERM; echo armed; "
-                           "while :; do sleep 0.05; done"}});
+  auto s = ok("service_start", {{"name", "stubborn"},
+                                {"command", "trap '' TERM; echo armed; "
+                                            "while :; do sleep 0.05; done"}});
   for (int i = 0; i < 100; ++i) {
     if (ok("service_logs", {{"name", "stubborn"}})["stdout"] == "armed\n")
       break;
     std::this_thread::sleep_for(20ms);
   }
   auto began = std::chrono::steady_clock::now();
-  auto stopped = ok("service_stop", {{"name", "stubborn"}, {"grace_seconds", 0.5}});
+  auto stopped
+    = ok("service_stop", {{"name", "stubborn"}, {"grace_seconds", 0.5}});
   auto took = std::chrono::steady_clock::now() - began;
   CHECK(stopped["state"] == "stopped");
   CHECK(stopped["signal"] == SIGKILL);
@@ -168,7 +168,8 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
     }
     CHECK(st["state"] == "exited");
     CHECK(st["exit_code"] == 0);
-    auto again = ok("service_start", {{"name", "brief"}, {"command", "sleep 5"}});
+    auto again
+      = ok("service_start", {{"name", "brief"}, {"command", "sleep 5"}});
     CHECK(again["state"] == "running");
     auto dup = client.call("service_start",
                            json{{"name", "brief"}, {"command", "sleep 5"}});
@@ -179,17 +180,17 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
 }
 
 TEST_CASE_METHOD(pyro::test::agent_fixture, "service requests are checked") {
-  for (auto bad : {json{{"name", "../x"}, {"command", "true"}},
-                   json{{"name", "ok"}},
-                   json{{"name", "ok"},
-                        {"command", "true"},
-                        {"readiness", {{"type", "smoke"}}}},
-                   json{{"name", "ok"},
-                        {"command", "true"},
-                        {"readiness", {{"type", "http"}, {"url", "ftp://x"}}}},
-                   json{{"name", "ok"},
-                        {"command", "true"},
-                        {"readiness", {{"type", "tcp"}, {"address", "nohost"}}}}}) {
+  for (auto bad :
+       {json{{"name", "../x"}, {"command", "true"}}, json{{"name", "ok"}},
+        json{{"name", "ok"},
+             {"command", "true"},
+             {"readiness", {{"type", "smoke"}}}},
+        json{{"name", "ok"},
+             {"command", "true"},
+             {"readiness", {{"type", "http"}, {"url", "ftp://x"}}}},
+        json{{"name", "ok"},
+             {"command", "true"},
+             {"readiness", {{"type", "tcp"}, {"address", "nohost"}}}}}) {
     auto r = client.call("service_start", bad);
     INFO(bad.dump());
     REQUIRE_FALSE(r);
@@ -205,7 +206,7 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
   ok("secrets_put", {{"secrets", {{"API_TOKEN", "tok-123"}, {"OTHER", "o"}}}});
   auto file = root / "run/pyro-secrets/API_TOKEN";
   REQUIRE(std::filesystem::exists(file));
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat(file.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0400);
   auto asked = ok("exec", {{"command", "printf %s \"$TOKEN\""},
@@ -213,8 +214,8 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
   CHECK(asked["stdout"] == "tok-123");
   auto not_asked = exec("printf %s \"${TOKEN:-none}${API_TOKEN:-none}\"");
   CHECK(not_asked["stdout"] == "nonenone");
-  auto missing = client.call("exec", json{{"command", "true"},
-                                          {"secret_env", {{"X", "NOPE"}}}});
+  auto missing = client.call(
+    "exec", json{{"command", "true"}, {"secret_env", {{"X", "NOPE"}}}});
   REQUIRE_FALSE(missing);
   CHECK(missing.err().code == pyro::error_code::not_found);
   SECTION("a new set replaces the old one") {
@@ -223,10 +224,11 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
   }
   SECTION("shells and services get them too") {
     auto sh = ok("shell_open", {{"secret_env", {{"TOKEN", "API_TOKEN"}}}});
-    ok("shell_write", {{"shell_id", sh["shell_id"]},
-                       {"input", "echo T=$TOKEN\n"}});
+    ok("shell_write",
+       {{"shell_id", sh["shell_id"]}, {"input", "echo T=$TOKEN\n"}});
     std::string seen;
-    for (int i = 0; i < 200 && seen.find("T=tok-123") == std::string::npos; ++i) {
+    for (int i = 0; i < 200 && seen.find("T=tok-123") == std::string::npos;
+         ++i) {
       seen = ok("shell_read", {{"shell_id", sh["shell_id"]}})["output"];
       std::this_thread::sleep_for(20ms);
     }
@@ -250,7 +252,8 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
 TEST_CASE_METHOD(pyro::test::agent_fixture,
                  "a host-mode agent that is told to stop takes its services "
                  "and shells with it") {
-  auto s = ok("service_start", {{"name", "orphan"}, {"command", "exec sleep 60"}});
+  auto s
+    = ok("service_start", {{"name", "orphan"}, {"command", "exec sleep 60"}});
   auto sh = ok("shell_open");
   auto pids = {s["pid"].get<int>(), sh["pid"].get<int>()};
   stop();

@@ -30,7 +30,8 @@ std::string read_until(pyro::test::agent_fixture& f, const std::string& id,
   return seen;
 }
 
-std::string open_shell(pyro::test::agent_fixture& f, json args = json::object()) {
+std::string open_shell(pyro::test::agent_fixture& f,
+                       json args = json::object()) {
   auto opened = f.ok("shell_open", args);
   CHECK(opened["state"] == "running");
   return opened["shell_id"];
@@ -52,7 +53,8 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
   SECTION("a resize is seen by the next command") {
     ok("shell_resize", {{"shell_id", id}, {"cols", 50}, {"rows", 10}});
     type(*this, id, "stty size; echo RESIZED-$((1+1))");
-    CHECK(read_until(*this, id, "RESIZED-2").find("10 50") != std::string::npos);
+    CHECK(read_until(*this, id, "RESIZED-2").find("10 50")
+          != std::string::npos);
   }
   ok("shell_close", {{"shell_id", id}});
 }
@@ -71,7 +73,8 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
   CHECK(none["next_cursor"] == end);
   CHECK(none["truncated"] == false);
   // max_chars bounds a read; the cursor then resumes where it stopped.
-  auto two = ok("shell_read", {{"shell_id", id}, {"cursor", 0}, {"max_chars", 2}});
+  auto two
+    = ok("shell_read", {{"shell_id", id}, {"cursor", 0}, {"max_chars", 2}});
   CHECK(two["output"].get<std::string>().size() <= 2);
   CHECK(two["next_cursor"].get<uint64_t>() <= 2);
   ok("shell_close", {{"shell_id", id}});
@@ -121,7 +124,8 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
   }
   CHECK(r["state"] == "exited");
   CHECK(r["exit_code"] == 7);
-  auto write = client.call("shell_write", json{{"shell_id", id}, {"input", "x"}});
+  auto write
+    = client.call("shell_write", json{{"shell_id", id}, {"input", "x"}});
   CHECK_FALSE(write);
   ok("shell_close", {{"shell_id", id}});
   auto gone = client.call("shell_read", json{{"shell_id", id}});
@@ -145,11 +149,12 @@ TEST_CASE_METHOD(pyro::test::agent_fixture,
   auto bg = std::stoi(m[1].str());
   REQUIRE(bg > 0);
   // Output that keeps coming for 400 ms is read whole after an idle wait.
-  auto before = ok("shell_read", {{"shell_id", id}})["next_cursor"].get<uint64_t>();
+  auto before
+    = ok("shell_read", {{"shell_id", id}})["next_cursor"].get<uint64_t>();
   type(*this, id, "for i in 1 2 3 4; do echo tick$i; sleep 0.1; done");
-  auto idle = ok("shell_read", {{"shell_id", id},
-                                {"cursor", before},
-                                {"wait_for_idle_ms", 300}});
+  auto idle
+    = ok("shell_read",
+         {{"shell_id", id}, {"cursor", before}, {"wait_for_idle_ms", 300}});
   CHECK(idle["output"].get<std::string>().find("tick4") != std::string::npos);
   ok("shell_close", {{"shell_id", id}});
   bool gone = false;
@@ -170,7 +175,8 @@ TEST_CASE_METHOD(pyro::test::agent_fixture, "shell requests are checked") {
   REQUIRE_FALSE(unknown);
   CHECK(unknown.err().code == pyro::error_code::not_found);
   auto id = open_shell(*this);
-  auto sig = client.call("shell_signal", json{{"shell_id", id}, {"signal", "USR1"}});
+  auto sig
+    = client.call("shell_signal", json{{"shell_id", id}, {"signal", "USR1"}});
   REQUIRE_FALSE(sig);
   CHECK(sig.err().message.find("USR1") != std::string::npos);
   ok("shell_close", {{"shell_id", id}});

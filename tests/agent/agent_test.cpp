@@ -384,8 +384,8 @@ TEST_CASE_METHOD(test::agent_fixture,
   nlohmann::json result;
   std::thread runner{[&] {
     pyro::wire::agent_client own{socket};
-    auto r = own.call("exec", {{"command", "sleep 30 & sleep 30"},
-                               {"cancel_tag", "job-1"}});
+    auto r = own.call(
+      "exec", {{"command", "sleep 30 & sleep 30"}, {"cancel_tag", "job-1"}});
     if (r)
       result = *r;
   }};

@@ -29,8 +29,9 @@ std::string external_ipv4() {
     if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET
         && !(i->ifa_flags & IFF_LOOPBACK) && (i->ifa_flags & IFF_UP)) {
       char text[INET_ADDRSTRLEN];
-      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr,
-                  text, sizeof(text));
+      ::inet_ntop(AF_INET,
+                  &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text,
+                  sizeof(text));
       found = text;
     }
   ::freeifaddrs(list);
@@ -71,7 +72,8 @@ struct host_http_server {
       addr.sin_family = AF_INET;
       addr.sin_port = htons(static_cast<uint16_t>(port));
       addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+      bool up
+        = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
       ::close(fd);
       if (up)
         return;
@@ -114,8 +116,7 @@ TEST_CASE_METHOD(pyro::test::sandbox_fixture,
   // Raw HTTP over busybox nc (its static wget cannot resolve anything);
   // the shell reports nc's fate, whether it fails or crashes.
   auto probe = [](const std::string& host_port) {
-    return "printf 'GET /probe.txt HTTP/1.0\\r\\n\\r\\n' | nc -w 5 "
-           + host_port
+    return "printf 'GET /probe.txt HTTP/1.0\\r\\n\\r\\n' | nc -w 5 " + host_port
            + " > page 2>/dev/null; grep -q hello page && tail -n 1 page "
              "|| echo failed";
   };
@@ -136,16 +137,17 @@ TEST_CASE_METHOD(pyro::test::sandbox_fixture,
   auto ws = create({"--network-policy", "egress+published-ports"});
   out(ws, "mkdir -p www && echo published-page > www/index.html");
   auto host_port = free_port();
-  auto started = pyro_json(
-    {"workspace", "service", "start", ws, "web", "--publish",
-     std::to_string(host_port) + ":8080", "--ready-http",
-     "http://127.0.0.1:8080/index.html", "--",
-     "exec httpd -f -p 0.0.0.0:8080 -h /workspace/www"});
+  auto started
+    = pyro_json({"workspace", "service", "start", ws, "web", "--publish",
+                 std::to_string(host_port) + ":8080", "--ready-http",
+                 "http://127.0.0.1:8080/index.html", "--",
+                 "exec httpd -f -p 0.0.0.0:8080 -h /workspace/www"});
   REQUIRE(started["state"] == "ready");
   REQUIRE(started["published_ports"].size() == 1);
   CHECK(started["published_ports"][0]["host_address"] == "127.0.0.1");
   std::string page;
-  for (int i = 0; i < 50 && page.find("published-page") == std::string::npos; ++i) {
+  for (int i = 0; i < 50 && page.find("published-page") == std::string::npos;
+       ++i) {
     page = host_get(host_port);
     std::this_thread::sleep_for(50ms);
   }

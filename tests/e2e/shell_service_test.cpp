@@ -21,7 +21,8 @@ struct shell_fixture : pyro::test::sandbox_fixture {
   std::string ws = create();
 
   std::string open_shell(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"workspace", "shell", "open", ws, "--id-only"};
+    std::vector<std::string> args{"workspace", "shell", "open", ws,
+                                  "--id-only"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = pyro(args);
     REQUIRE(r.exit_code == 0);
@@ -39,8 +40,8 @@ struct shell_fixture : pyro::test::sandbox_fixture {
                          bool plain = false) {
     std::string seen;
     for (int i = 0; i < 100; ++i) {
-      std::vector<std::string> args{"workspace", "shell", "read", ws, sh,
-                                    "--wait-for-idle-ms", "100"};
+      std::vector<std::string> args{
+        "workspace", "shell", "read", ws, sh, "--wait-for-idle-ms", "100"};
       if (plain)
         args.push_back("--plain");
       seen = pyro_json(args)["output"].get<std::string>();
@@ -54,8 +55,9 @@ struct shell_fixture : pyro::test::sandbox_fixture {
 
 } // namespace
 
-TEST_CASE_METHOD(shell_fixture,
-                 "a sandbox shell has the size it asked for and renders plain") {
+TEST_CASE_METHOD(
+  shell_fixture,
+  "a sandbox shell has the size it asked for and renders plain") {
   auto sh = open_shell({"--cols", "91", "--rows", "33"});
   type(sh, "stty size; printf '\\033[1;31mRED\\033[0m abc\\rX\\bY\\n'");
   auto raw = read_until(sh, "RED");
@@ -104,15 +106,21 @@ TEST_CASE_METHOD(shell_fixture, "services reach ready by each probe kind") {
     std::string command;
   };
   std::vector<probe> probes{
-    {"filer", {"--ready-file", "/tmp/up"}, "sleep 0.3; touch /tmp/up; exec sleep 600"},
+    {"filer",
+     {"--ready-file", "/tmp/up"},
+     "sleep 0.3; touch /tmp/up; exec sleep 600"},
     {"tcp", {"--ready-tcp", "127.0.0.1:7001"}, "exec nc -ll -p 7001 -e cat"},
-    {"web", {"--ready-http", "http://127.0.0.1:7002/index.html"},
+    {"web",
+     {"--ready-http", "http://127.0.0.1:7002/index.html"},
      "exec httpd -f -p 127.0.0.1:7002 -h /workspace/www"},
-    {"cmd", {"--ready-command", "test -s flag"}, "sleep 0.3; echo 1 > flag; exec sleep 600"},
+    {"cmd",
+     {"--ready-command", "test -s flag"},
+     "sleep 0.3; echo 1 > flag; exec sleep 600"},
   };
   for (const auto& p : probes) {
-    std::vector<std::string> args{"workspace", "service", "start", ws, p.name,
-                                  "--ready-interval-ms", "100"};
+    std::vector<std::string> args{"workspace", "service", "start",
+                                  ws,          p.name,    "--ready-interval-ms",
+                                  "100"};
     args.insert(args.end(), p.flags.begin(), p.flags.end());
     args.push_back("--");
     args.push_back(p.command);
@@ -131,7 +139,8 @@ TEST_CASE_METHOD(shell_fixture, "services reach ready by each probe kind") {
   // Service logs and metadata never show in a diff or an export.
   auto diff = pyro_json({"workspace", "diff", ws});
   for (const auto& e : diff["entries"])
-    CHECK(e["path"].get<std::string>().find("pyro-services") == std::string::npos);
+    CHECK(e["path"].get<std::string>().find("pyro-services")
+          == std::string::npos);
   auto stopped = pyro_json({"workspace", "service", "stop", ws, "web"});
   CHECK(stopped["state"] == "stopped");
   auto listed = pyro_json({"workspace", "service", "list", ws});
@@ -148,34 +157,41 @@ TEST_CASE_METHOD(pyro::test::sandbox_fixture,
                     "DB_PASS=" + (outside.path() / "db.txt").string()});
   auto rec = pyro_json({"workspace", "status", ws});
   REQUIRE(rec["secrets"].size() == 2);
-  CHECK(rec["secrets"][0] == json{{"name", "API_TOKEN"}, {"source_kind", "literal"}});
-  CHECK(rec["secrets"][1] == json{{"name", "DB_PASS"}, {"source_kind", "file"}});
-  auto from_file = pyro_json({"workspace", "exec", ws, "--secret-env", "DB_PASS",
-                              "--", "echo db=$DB_PASS"});
+  CHECK(rec["secrets"][0]
+        == json{{"name", "API_TOKEN"}, {"source_kind", "literal"}});
+  CHECK(rec["secrets"][1]
+        == json{{"name", "DB_PASS"}, {"source_kind", "file"}});
+  auto from_file = pyro_json({"workspace", "exec", ws, "--secret-env",
+                              "DB_PASS", "--", "echo db=$DB_PASS"});
   CHECK(from_file["stdout"] == "db=[REDACTED:DB_PASS]\n");
   // Exec output, the journal, a shell read, service logs and an error.
-  auto run = pyro_json({"workspace", "exec", ws, "--secret-env", "API_TOKEN=TOK",
-                        "--", "echo out=$TOK; echo err=$TOK >&2; echo " + value});
+  auto run
+    = pyro_json({"workspace", "exec", ws, "--secret-env", "API_TOKEN=TOK", "--",
+                 "echo out=$TOK; echo err=$TOK >&2; echo " + value});
   CHECK(run["stdout"].get<std::string>().find("out=[REDACTED:API_TOKEN]")
         != std::string::npos);
   CHECK(run["stdout"].dump().find(value) == std::string::npos);
   CHECK(run["stderr"].dump().find(value) == std::string::npos);
-  auto unasked = pyro_json({"workspace", "exec", ws, "--", "echo [${TOK}${API_TOKEN}]"});
+  auto unasked
+    = pyro_json({"workspace", "exec", ws, "--", "echo [${TOK}${API_TOKEN}]"});
   CHECK(unasked["stdout"] == "[]\n");
-  auto bad = pyro({"workspace", "exec", ws, "--secret-env", "NOPE", "--", "true"});
+  auto bad
+    = pyro({"workspace", "exec", ws, "--secret-env", "NOPE", "--", "true"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("API_TOKEN") != std::string::npos);
   std::string shell_out;
   {
-    auto r = pyro({"workspace", "shell", "open", ws, "--id-only", "--secret-env",
-                   "API_TOKEN"});
+    auto r = pyro({"workspace", "shell", "open", ws, "--id-only",
+                   "--secret-env", "API_TOKEN"});
     REQUIRE(r.exit_code == 0);
     auto sh = r.out.substr(0, r.out.find('\n'));
     pyro_json({"workspace", "shell", "write", ws, sh, "--input",
                "echo shell=$API_TOKEN"});
-    for (int i = 0; i < 50 && shell_out.find("shell=[REDACTED") == std::string::npos; ++i)
+    for (int i = 0;
+         i < 50 && shell_out.find("shell=[REDACTED") == std::string::npos; ++i)
       shell_out = pyro({"workspace", "shell", "read", ws, sh,
-                        "--wait-for-idle-ms", "100"}).out;
+                        "--wait-for-idle-ms", "100"})
+                    .out;
   }
   CHECK(shell_out.find("shell=[REDACTED:API_TOKEN]") != std::string::npos);
   CHECK(shell_out.find(value) == std::string::npos);
@@ -189,11 +205,13 @@ TEST_CASE_METHOD(pyro::test::sandbox_fixture,
   CHECK(journal.out.find(value) == std::string::npos);
   // Reset and restart put the secret back.
   pyro_json({"workspace", "reset", ws});
-  CHECK(out(ws, "cat /run/pyro-secrets/API_TOKEN | wc -c | tr -d ' '") == "19\n");
+  CHECK(out(ws, "cat /run/pyro-secrets/API_TOKEN | wc -c | tr -d ' '")
+        == "19\n");
   // Every file under PYRO_HOME: only the private store holds the values.
   std::vector<std::string> holders;
   for (const auto& e : std::filesystem::recursive_directory_iterator(
-         home.path(), std::filesystem::directory_options::skip_permission_denied)) {
+         home.path(),
+         std::filesystem::directory_options::skip_permission_denied)) {
     if (!e.is_regular_file() || e.is_symlink())
       continue;
     std::ifstream in{e.path(), std::ios::binary};
@@ -206,6 +224,7 @@ TEST_CASE_METHOD(pyro::test::sandbox_fixture,
   REQUIRE(holders.size() == 1);
   CHECK(holders[0] == "workspaces/" + ws + "/secrets/values.json");
   auto perms = std::filesystem::status(home.path() / holders[0]).permissions();
-  CHECK((perms & std::filesystem::perms::all) == (std::filesystem::perms::owner_read
-                                                  | std::filesystem::perms::owner_write));
+  CHECK((perms & std::filesystem::perms::all)
+        == (std::filesystem::perms::owner_read
+            | std::filesystem::perms::owner_write));
 }

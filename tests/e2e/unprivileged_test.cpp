@@ -43,10 +43,10 @@ struct unprivileged_fixture {
   }
 
   pyro::test::process_output pyro(std::vector<std::string> args) const {
-    std::vector<std::string> argv{"/usr/bin/setpriv", std::string{"--reuid="} + nobody,
-                                  std::string{"--regid="} + nobody,
-                                  "--clear-groups",
-                                  (dir.path() / "bin" / "pyro").string()};
+    std::vector<std::string> argv{
+      "/usr/bin/setpriv", std::string{"--reuid="} + nobody,
+      std::string{"--regid="} + nobody, "--clear-groups",
+      (dir.path() / "bin" / "pyro").string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return pyro::test::run_process(
       argv, {{"HOME", dir.path().string()},

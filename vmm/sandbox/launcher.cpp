@@ -71,7 +71,7 @@ step_error bind_file(const fs::path& source, const fs::path& target,
   // In a user namespace the source mount's nodev/noexec/... are locked and
   // a remount must keep them.
   unsigned long kept = 0;
-  struct statvfs st{};
+  struct statvfs st {};
   if (::statvfs(target.c_str(), &st) == 0) {
     if (st.f_flag & ST_NODEV)
       kept |= MS_NODEV;
@@ -289,8 +289,8 @@ int launch_sandbox(const launch_spec& spec) {
   // it must stay invisible to the sandbox and outside its limits.
   std::optional<slirp_link> slirp;
   if (spec.network_policy != "off") {
-    auto forked = fork_slirp(spec.slirp_binary, spec.slirp_socket,
-                             spec.log_file);
+    auto forked
+      = fork_slirp(spec.slirp_binary, spec.slirp_socket, spec.log_file);
     if (!forked) {
       std::fprintf(stderr, "%s\n", forked.err().message.c_str());
       return 1;

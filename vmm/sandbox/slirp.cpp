@@ -24,7 +24,8 @@ namespace {
 constexpr int ready_timeout_ms = 10000;
 
 error os_error(const std::string& what) {
-  return make_error(error_code::unavailable, what + ": " + std::strerror(errno));
+  return make_error(error_code::unavailable,
+                    what + ": " + std::strerror(errno));
 }
 
 // One request on slirp4netns' API socket.
@@ -92,7 +93,8 @@ result<fs::path> find_slirp4netns() {
                     "or create the workspace with --network-policy off");
 }
 
-result<slirp_link> fork_slirp(const fs::path& binary, const fs::path& api_socket,
+result<slirp_link> fork_slirp(const fs::path& binary,
+                              const fs::path& api_socket,
                               const fs::path& log_file) {
   int pid_pipe[2];
   int exit_pipe[2];
@@ -115,10 +117,9 @@ result<slirp_link> fork_slirp(const fs::path& binary, const fs::path& api_socket
     ::close(ready_pipe[0]);
     char text[32] = {};
     size_t got = 0;
-    for (ssize_t n; got < sizeof(text) - 1
-                    && (n = ::read(pid_pipe[0], text + got,
-                                   sizeof(text) - 1 - got))
-                         > 0;)
+    for (ssize_t n;
+         got < sizeof(text) - 1
+         && (n = ::read(pid_pipe[0], text + got, sizeof(text) - 1 - got)) > 0;)
       got += static_cast<size_t>(n);
     if (got == 0)
       ::_exit(0); // the sandbox never came up
