@@ -8,8 +8,11 @@
 #include <string>
 
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,10 +30,35 @@ extern "C" void on_terminate(int) {
   ::_exit(0);
 }
 
+// The initramfs stage moved /dev, /proc and /sys here and put the agent in
+// /run: mounting over them again would hide what is there.
+bool is_mount_point(const char* path) {
+  struct stat self{};
+  struct stat parent{};
+  std::string up = std::string{path} + "/..";
+  return ::stat(path, &self) == 0 && ::stat(up.c_str(), &parent) == 0
+         && self.st_dev != parent.st_dev;
+}
+
 void mount_quietly(const char* source, const char* target, const char* type,
                    unsigned long flags, const char* data = nullptr) {
   ::mkdir(target, 0755);
-  ::mount(source, target, type, flags, data);
+  if (!is_mount_point(target))
+    ::mount(source, target, type, flags, data);
+}
+
+// Policy off still means a working loopback, as in a sandbox.
+void loopback_up() {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return;
+  ifreq req{};
+  std::strncpy(req.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(fd, SIOCGIFFLAGS, &req) == 0) {
+    req.ifr_flags |= IFF_UP;
+    ::ioctl(fd, SIOCSIFFLAGS, &req);
+  }
+  ::close(fd);
 }
 
 // `pyro.hostname=NAME` from the kernel command line the VM was booted with.
@@ -56,6 +84,7 @@ void init_duties(agent_context& ctx) {
                 "ptmxmode=0666,mode=620");
   mount_quietly("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
   mount_quietly("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  loopback_up();
 }
 
 } // namespace

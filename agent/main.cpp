@@ -1,20 +1,27 @@
 // pyro-agent: the guest agent (docs/protocol.md).
 //
-//   pyro-agent --listen unix:PATH [--root DIR] [--sandbox] [--hostname N]
+//   pyro-agent --listen ADDRESS [--root DIR] [--sandbox] [--hostname N]
 //
-// Inside a sandbox it is PID 1 and the launcher has set up the mounts
-// (--sandbox); in a VM it is PID 1 and does init duties itself; on the host
+// ADDRESS is unix:PATH, vsock:PORT or vport:NAME. Inside a sandbox it is
+// PID 1 and the launcher has set up the mounts (--sandbox); in a VM it is
+// first the initramfs's /init (PID 1, no arguments), which mounts the root
+// disk and runs it again from there to do init duties; on the host
 // (host-compat backend, tests) --root names the directory that plays "/".
 
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include <unistd.h>
+
 #include "agent/init.hpp"
 #include "agent/server.hpp"
 #include "agent/version.hpp"
+#include "agent/vm_boot.hpp"
 
 int main(int argc, char** argv) {
+  if (::getpid() == 1 && argc == 1)
+    pyro::agent::boot_from_initramfs();
   pyro::agent::agent_context ctx;
   std::string listen;
   bool sandbox = false;
@@ -38,14 +45,14 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "pyro-agent: unknown argument '%s'\n"
-                   "usage: pyro-agent --listen unix:PATH "
+                   "usage: pyro-agent --listen unix:PATH|vsock:PORT|vport:NAME "
                    "[--root DIR] [--sandbox] [--hostname NAME]\n",
                    arg.c_str());
       return 2;
     }
   }
-  if (listen.rfind("unix:", 0) != 0) {
-    std::fprintf(stderr, "pyro-agent: --listen unix:PATH is required\n");
+  if (listen.empty()) {
+    std::fprintf(stderr, "pyro-agent: --listen ADDRESS is required\n");
     return 2;
   }
   ctx.mode = sandbox ? "sandbox" : (ctx.root == "/" ? "vm" : "host");
@@ -53,7 +60,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pyro-agent: %s\n", ready.err().message.c_str());
     return 1;
   }
-  auto served = pyro::agent::serve(ctx, listen.substr(5));
+  auto served = pyro::agent::serve(ctx, listen);
   std::fprintf(stderr, "pyro-agent: %s\n", served.err().message.c_str());
   return 1;
 }

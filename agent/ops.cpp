@@ -3,9 +3,11 @@
 #include <cstring>
 #include <map>
 
+#include <sys/mount.h>
 #include <sys/reboot.h>
 #include <unistd.h>
 
+#include "agent/process_table.hpp"
 #include "agent/services.hpp"
 #include "agent/shells.hpp"
 #include "agent/version.hpp"
@@ -37,8 +39,14 @@ status op_hello(const agent_context& ctx, const json&, connection& conn) {
 status op_shutdown(const agent_context& ctx, const json&, connection& conn) {
   ::sync();
   auto replied = conn.reply(json{{"shutting_down", true}});
-  if (ctx.mode == "vm" && ::getpid() == 1)
+  if (ctx.mode == "vm" && ::getpid() == 1) {
+    // Nothing may touch the disk once power-off starts; a read-only root
+    // makes that so, and needs no process holding a file open for writing.
+    process_table::kill_all_groups();
+    ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY, nullptr);
+    ::sync();
     ::reboot(RB_POWER_OFF);
+  }
   ::_exit(0);
   return replied;
 }

@@ -2,9 +2,15 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -13,6 +19,7 @@
 #include "agent/connection.hpp"
 #include "agent/ops.hpp"
 #include "messages/wire/frame.hpp"
+#include "messages/wire/mux.hpp"
 #include "messages/wire/request.hpp"
 
 namespace pyro::agent {
@@ -83,7 +90,30 @@ void serve_connection(const agent_context& ctx, int fd) {
   --open_connections;
 }
 
-status serve(const agent_context& ctx, const std::string& socket_path) {
+namespace {
+
+status accept_loop(const agent_context& ctx, int listener) {
+  for (;;) {
+    int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE
+          || errno == ENFILE)
+        continue;
+      return make_error(error_code::internal,
+                        std::string{"accept: "} + std::strerror(errno));
+    }
+    if (open_connections.load() >= max_connections) {
+      ::close(fd);
+      continue;
+    }
+    ++open_connections;
+    std::thread{[&ctx, fd] {
+      serve_connection(ctx, fd);
+    }}.detach();
+  }
+}
+
+status serve_unix(const agent_context& ctx, const std::string& socket_path) {
   // Bind under a temporary name and rename once listening, so the socket
   // path never exists while connections would still be refused.
   auto staged = socket_path + ".tmp";
@@ -106,24 +136,97 @@ status serve(const agent_context& ctx, const std::string& socket_path) {
   if (::rename(staged.c_str(), socket_path.c_str()) != 0)
     return make_error(error_code::internal, "cannot publish " + socket_path
                                               + ": " + std::strerror(errno));
-  for (;;) {
-    int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE
-          || errno == ENFILE)
-        continue;
-      return make_error(error_code::internal,
-                        std::string{"accept: "} + std::strerror(errno));
-    }
-    if (open_connections.load() >= max_connections) {
-      ::close(fd);
+  return accept_loop(ctx, listener);
+}
+
+status serve_vsock(const agent_context& ctx, const std::string& port_text) {
+  int port = std::atoi(port_text.c_str());
+  int listener = ::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0 || port <= 0)
+    return make_error(error_code::unavailable,
+                      "cannot listen on vsock port " + port_text + ": "
+                        + std::strerror(errno));
+  sockaddr_vm addr{};
+  addr.svm_family = AF_VSOCK;
+  addr.svm_cid = VMADDR_CID_ANY;
+  addr.svm_port = static_cast<unsigned>(port);
+  if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
+      || ::listen(listener, 512) != 0)
+    return make_error(error_code::unavailable,
+                      "cannot listen on vsock port " + port_text + ": "
+                        + std::strerror(errno));
+  return accept_loop(ctx, listener);
+}
+
+// Without udev there is no /dev/virtio-ports/NAME: the port is found by the
+// name the host gave it in sysfs.
+std::string find_virtio_port(const std::string& name) {
+  DIR* dir = ::opendir("/sys/class/virtio-ports");
+  if (dir == nullptr)
+    return {};
+  std::string found;
+  while (auto* entry = ::readdir(dir)) {
+    std::string port = entry->d_name;
+    if (port.rfind("vport", 0) != 0)
       continue;
+    std::ifstream in{"/sys/class/virtio-ports/" + port + "/name"};
+    std::string port_name;
+    if (std::getline(in, port_name) && port_name == name) {
+      found = "/dev/" + port;
+      break;
     }
+  }
+  ::closedir(dir);
+  return found;
+}
+
+status serve_virtio_port(const agent_context& ctx, const std::string& name) {
+  std::string device;
+  // The port appears shortly after the virtio_console module binds.
+  for (int i = 0; i < 500 && device.empty(); ++i) {
+    device = find_virtio_port(name);
+    if (device.empty())
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  if (device.empty())
+    return make_error(error_code::unavailable,
+                      "no virtio-serial port named " + name);
+  int trunk = ::open(device.c_str(), O_RDWR | O_CLOEXEC);
+  if (trunk < 0)
+    return make_error(error_code::unavailable, "cannot open " + device + ": "
+                                                 + std::strerror(errno));
+  wire::mux_pump::options opts;
+  opts.survive_trunk_eof = true;
+  opts.on_open = [&ctx](uint32_t) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+      return -1;
     ++open_connections;
+    int fd = pair[1];
     std::thread{[&ctx, fd] {
       serve_connection(ctx, fd);
     }}.detach();
-  }
+    return pair[0];
+  };
+  wire::mux_pump pump{trunk, std::move(opts)};
+  return pump.run();
+}
+
+} // namespace
+
+status serve(const agent_context& ctx, const std::string& address) {
+  auto colon = address.find(':');
+  auto scheme = address.substr(0, colon);
+  auto rest = colon == std::string::npos ? "" : address.substr(colon + 1);
+  if (scheme == "unix" && !rest.empty())
+    return serve_unix(ctx, rest);
+  if (scheme == "vsock")
+    return serve_vsock(ctx, rest);
+  if (scheme == "vport" && !rest.empty())
+    return serve_virtio_port(ctx, rest);
+  return make_error(error_code::invalid_argument,
+                    "cannot listen on '" + address
+                      + "': expected unix:PATH, vsock:PORT or vport:NAME");
 }
 
 } // namespace pyro::agent

@@ -38,4 +38,8 @@ result<fs::path> sandbox_helper_binary() {
   return companion_binary("pyro-sandbox", "PYRO_SANDBOX_BINARY");
 }
 
+result<fs::path> vm_helper_binary() {
+  return companion_binary("pyro-vm", "PYRO_VM_BINARY");
+}
+
 } // namespace pyro::vmm

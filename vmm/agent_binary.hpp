@@ -20,4 +20,7 @@ result<std::filesystem::path> agent_binary();
 /// (PYRO_SANDBOX_BINARY).
 result<std::filesystem::path> sandbox_helper_binary();
 
+/// The `pyro-vm` supervisor of QEMU guests (PYRO_VM_BINARY).
+result<std::filesystem::path> vm_helper_binary();
+
 } // namespace pyro::vmm

@@ -3,6 +3,7 @@
 #include "vmm/agent_binary.hpp"
 #include "vmm/backend.hpp"
 #include "vmm/host/host_backend.hpp"
+#include "vmm/qemu/qemu_backend.hpp"
 #include "vmm/sandbox/sandbox_backend.hpp"
 
 namespace pyro::vmm {
@@ -35,7 +36,14 @@ result<std::unique_ptr<backend>> backend_by_name(std::string_view name) {
     return std::unique_ptr<backend>{std::make_unique<sandbox_backend>()};
   if (name == "host")
     return std::unique_ptr<backend>{std::make_unique<host_backend>()};
-  if (name == "firecracker" || name == "qemu")
+  if (name == "qemu") {
+    // A KVM that cannot boot stock kernels is worse than none: emulate.
+    std::string accel = cached_host_facts().kvm.stock_guest.ok ? "kvm" : "tcg";
+    if (const char* forced = std::getenv("PYRO_QEMU_ACCEL"); forced && *forced)
+      accel = forced;
+    return std::unique_ptr<backend>{std::make_unique<qemu_backend>(accel)};
+  }
+  if (name == "firecracker")
     return make_error(error_code::unavailable,
                       "the " + std::string{name}
                         + " backend is not part of this build yet",
@@ -57,7 +65,11 @@ result<std::unique_ptr<backend>> select_backend(std::string requested,
     std::string reasons;
     for (const char* name : {"firecracker", "qemu", "sandbox"}) {
       const auto* b = find(report, name);
-      if (b->available)
+      // Emulated VMs boot in seconds: never chosen without being asked.
+      bool usable = b->available
+                    && (std::string_view{name} != "qemu"
+                        || facts.kvm.stock_guest.ok);
+      if (usable)
         return backend_by_name(name);
       reasons
         += std::string{reasons.empty() ? "" : "; "} + name + ": " + b->reason;

@@ -14,6 +14,7 @@
 #include "vmm/child_process.hpp"
 #include "vmm/environments/catalog.hpp"
 #include "vmm/environments/registry_install.hpp"
+#include "vmm/guest/vm_images.hpp"
 #include "vmm/host_facts.hpp"
 
 namespace pyro::vmm {
@@ -150,6 +151,10 @@ install_info read_info(std::string_view name) {
   info.packages = j.value("packages", std::vector<std::string>{});
   info.size_bytes = j.value("size_bytes", uint64_t{0});
   info.installed_at = j.value("installed_at", 0.0);
+  auto vm = vm_images_info(info.path);
+  info.vm_images = !vm.is_null();
+  if (info.vm_images)
+    info.kernel_release = vm.value("kernel_release", "");
   return info;
 }
 
@@ -162,7 +167,11 @@ json to_json(const install_info& i) {
               {"packages", i.packages},
               {"size_bytes", i.size_bytes},
               {"installed_at", i.installed_at},
-              {"path", i.path.string()}};
+              {"path", i.path.string()},
+              {"vm_images", i.vm_images},
+              {"kernel_release", i.kernel_release.empty()
+                                   ? json(nullptr)
+                                   : json(i.kernel_release)}};
 }
 
 result<install_info> inspect_environment(std::string_view name) {
@@ -175,7 +184,8 @@ result<install_info> inspect_environment(std::string_view name) {
 
 result<install_info> pull_environment(std::string_view name,
                                       const pull_progress& progress,
-                                      bool force) {
+                                      bool force, bool with_vm_images) {
+  bool want_vm = with_vm_images || vm_images_wanted();
   const auto* spec = find_environment(name);
   if (spec == nullptr)
     return make_error(error_code::not_found,
@@ -195,6 +205,17 @@ result<install_info> pull_environment(std::string_view name,
     auto pulled = install_from_registry(name, registry, options, force);
     if (!pulled)
       return pulled.err();
+    if (want_vm && !vm_images_complete(environment_install_dir(name))) {
+      auto lock = sys::file_lock::acquire(
+        environment_cache_dir() / ".locks" / (safe_name(name) + ".lock"),
+        std::chrono::minutes{45});
+      if (!lock)
+        return lock.err();
+      if (!vm_images_complete(environment_install_dir(name)))
+        if (auto built = build_vm_images(environment_install_dir(name), say);
+            !built)
+          return built.err();
+    }
     return read_info(name);
   }
   auto cache = environment_cache_dir();
@@ -206,6 +227,11 @@ result<install_info> pull_environment(std::string_view name,
   if (!lock)
     return lock.err();
   if (auto info = read_info(name); info.installed && !force) {
+    if (want_vm && !info.vm_images) {
+      if (auto built = build_vm_images(info.path, say); !built)
+        return built.err();
+      info = read_info(name);
+    }
     say("[pull] phase=ready environment=" + spec->name + " cached=yes");
     return info;
   }
@@ -236,6 +262,11 @@ result<install_info> pull_environment(std::string_view name,
     cleanup();
     return built.err();
   }
+  if (want_vm)
+    if (auto vm = build_vm_images(staging, say); !vm) {
+      cleanup();
+      return vm.err();
+    }
   say("[pull] phase=install environment=" + spec->name);
   auto size = tree_size(rootfs);
   json manifest{{"complete", true},   {"name", spec->name},

@@ -30,6 +30,9 @@ struct install_info {
   uint64_t size_bytes = 0;
   double installed_at = 0;
   std::filesystem::path path;
+  /// vm/ is complete: kernel, initramfs and root disk image.
+  bool vm_images = false;
+  std::string kernel_release;
 };
 
 nlohmann::json to_json(const install_info& info);
@@ -37,10 +40,13 @@ nlohmann::json to_json(const install_info& info);
 /// Receives "[pull] phase=... environment=..." lines.
 using pull_progress = std::function<void(const std::string&)>;
 
-/// Installs an environment unless it already is (or `force`).
+/// Installs an environment unless it already is (or `force`), with VM
+/// images when `vm_images_wanted()` or `with_vm_images`; an install lacking
+/// wanted VM images gets them.
 result<install_info> pull_environment(std::string_view name,
                                       const pull_progress& progress = {},
-                                      bool force = false);
+                                      bool force = false,
+                                      bool with_vm_images = false);
 
 /// What is installed for `name` (installed=false when nothing complete).
 result<install_info> inspect_environment(std::string_view name);

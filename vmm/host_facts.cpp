@@ -197,10 +197,22 @@ std::vector<backend_availability> backend_report(const host_facts& facts) {
   }
   {
     backend_availability b{"qemu", "guest_serial", false, {}};
+    auto helper = vm_helper_binary();
     if (facts.qemu_binary.empty())
       b.reason = "qemu-system-x86_64 is not installed";
+    else if (!agent)
+      b.reason = agent.err().message;
+    else if (!helper)
+      b.reason = helper.err().message;
+    else if (facts.kvm.stock_guest.ok)
+      b = {"qemu", "guest_serial", true,
+           "QEMU microvm with KVM (" + facts.kvm.stock_guest.reason + ")"};
     else
-      b.reason = not_built;
+      b = {"qemu", "guest_serial", true,
+           "QEMU microvm under software emulation (TCG), since "
+             + facts.kvm.stock_guest.reason
+             + "; `auto` picks it only with KVM, ask for it with "
+               "--backend qemu"};
     out.push_back(std::move(b));
   }
   {

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "vmm/agent_process.hpp"
+#include "vmm/backend.hpp"
+
+namespace pyro::vmm {
+
+/// A workspace is a QEMU microvm guest (docs/backends.md, "QEMU"): the
+/// environment's kernel, initramfs and root image, a per-workspace qcow2
+/// overlay as its disk (so /workspace survives stop and start), and the
+/// agent over virtio-serial through the pyro-vm supervisor's relay socket,
+/// which sits where every detached backend keeps its agent socket.
+class qemu_backend final : public detached_agent_backend {
+public:
+  /// `accel` is kvm or tcg, as the host probe decided.
+  explicit qemu_backend(std::string accel) : accel_(std::move(accel)) {
+    // nop
+  }
+
+  [[nodiscard]] std::string_view name() const override {
+    return "qemu";
+  }
+
+  [[nodiscard]] std::string_view execution_mode() const override {
+    return "guest_serial";
+  }
+
+  [[nodiscard]] backend_capabilities capabilities() const override {
+    return {true, true, true, false};
+  }
+
+  status prepare(const sandbox_spec& spec) override;
+  result<agent_endpoint> boot(const sandbox_spec& spec) override;
+  status stop(const sandbox_spec& spec) override;
+  status destroy(const sandbox_spec& spec) override;
+
+private:
+  std::string accel_;
+};
+
+/// The per-workspace disk of a VM workspace (a qcow2 overlay).
+std::filesystem::path vm_disk_path(const sandbox_spec& spec);
+
+} // namespace pyro::vmm
