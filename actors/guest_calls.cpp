@@ -3,6 +3,7 @@
 #include <chrono>
 #include <set>
 
+#include "actors/disk_tools.hpp"
 #include "actors/published_ports.hpp"
 #include "actors/secret_store.hpp"
 #include "actors/terminal_text.hpp"
@@ -166,8 +167,11 @@ guest_worker_impl(guest_worker_actor::pointer self, std::string id,
     [=](guest_atom, const std::string& op,
         const std::string& args) -> caf::result<std::string> {
       self->quit();
-      auto reply
-        = guest_call(*store, id, op, json::parse(args, nullptr, false));
+      auto parsed = json::parse(args, nullptr, false);
+      if (!parsed.is_object())
+        parsed = json::object();
+      auto reply = is_disk_op(op) ? disk_call(*store, id, op, parsed)
+                                  : guest_call(*store, id, op, parsed);
       if (!reply)
         return to_caf(reply.err());
       return dump_json(*reply);

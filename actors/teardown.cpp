@@ -24,7 +24,7 @@ status destroy_workspace(const state_store& store, const std::string& id) {
   if (record && !record->backend.empty())
     backends.push_back(record->backend);
   else
-    backends = {"sandbox", "host"}; // unknown: clean up after any of them
+    backends = {"sandbox", "qemu", "host"}; // unknown: clean up after any
   workspace_record stub;
   stub.workspace_id = id;
   const auto& r = record ? *record : stub;

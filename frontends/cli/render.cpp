@@ -286,6 +286,8 @@ const std::unordered_map<std::string_view, renderer>& renderers() {
     {"run", render_run},
     {"workspace file read", render_file_read},
     {"workspace file list", render_file_list},
+    {"workspace disk list", render_file_list},
+    {"workspace disk read", render_file_read},
     {"workspace diff", render_diff},
     {"workspace logs", render_logs},
     {"workspace shell open", render_shell_open},

@@ -457,6 +457,22 @@ const std::unordered_map<std::string_view, handler>& handlers() {
      [](Pyro& sdk, const json& a, const progress_fn&) {
        return sdk.stop_service(a.at("workspace_id"), a.at("service_name"));
      }},
+    {"list_workspace_disk",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return sdk.list_workspace_disk(a.at("workspace_id"),
+                                      a.value("path", std::string{"/workspace"}),
+                                      a.value("recursive", false));
+     }},
+    {"read_workspace_disk",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return sdk.read_workspace_disk(a.at("workspace_id"), a.at("path"),
+                                      a.value("max_bytes", uint64_t{65536}));
+     }},
+    {"export_workspace_disk",
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return sdk.export_workspace_disk(a.at("workspace_id"),
+                                        a.at("output_path"));
+     }},
   };
   return table;
 }

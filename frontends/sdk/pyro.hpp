@@ -289,6 +289,25 @@ public:
   result<nlohmann::json> cancel_exec(const std::string& workspace_id,
                                      const std::string& cancel_tag);
 
+  // Disk tools read a stopped VM workspace's disk offline (runtime paths
+  // under /run/pyro-* scrubbed first). Relative paths are under /workspace.
+
+  /// `entries`: path, type, size, mode (as `list_workspace_files`).
+  result<nlohmann::json> list_workspace_disk(const std::string& workspace_id,
+                                             const std::string& path
+                                             = "/workspace",
+                                             bool recursive = false);
+
+  /// `content`, `size_bytes`, `truncated`.
+  result<nlohmann::json> read_workspace_disk(const std::string& workspace_id,
+                                             const std::string& path,
+                                             uint64_t max_bytes = 65536);
+
+  /// Writes the raw ext4 image to `output_path`, which must not exist.
+  result<nlohmann::json>
+  export_workspace_disk(const std::string& workspace_id,
+                        const std::string& output_path);
+
   /// Renames a workspace and sets or clears labels; bumps last activity.
   result<workspace_record> update_workspace(const std::string& workspace_id,
                                             const workspace_update& change);

@@ -113,4 +113,26 @@ result<json> Pyro::cancel_exec(const std::string& workspace_id,
   return guest(workspace_id, "exec_cancel", {{"cancel_tag", cancel_tag}});
 }
 
+result<json> Pyro::list_workspace_disk(const std::string& workspace_id,
+                                       const std::string& path,
+                                       bool recursive) {
+  return guest(workspace_id, "disk_list",
+               {{"path", path}, {"recursive", recursive}});
+}
+
+result<json> Pyro::read_workspace_disk(const std::string& workspace_id,
+                                       const std::string& path,
+                                       uint64_t max_bytes) {
+  return guest(workspace_id, "disk_read",
+               {{"path", path}, {"max_bytes", max_bytes}});
+}
+
+result<json> Pyro::export_workspace_disk(const std::string& workspace_id,
+                                         const std::string& output_path) {
+  // The caller's working directory, not the SDK process's, names the file.
+  return guest(workspace_id, "disk_export",
+               {{"output_path",
+                 std::filesystem::absolute(output_path).string()}});
+}
+
 } // namespace pyro
