@@ -15,6 +15,7 @@
 #include "vmm/agent_binary.hpp"
 #include "vmm/environment_install.hpp"
 #include "vmm/environments/catalog.hpp"
+#include "vmm/guest/vm_images.hpp"
 #include "vmm/sandbox/slirp.hpp"
 
 namespace pyro {
@@ -89,10 +90,14 @@ result<workspace_record> create_workspace_now(const state_store& store,
                       "use --network-policy off, or another backend");
   }
   // A missing environment is installed first (with progress), before
-  // anything of the workspace is written.
+  // anything of the workspace is written; a VM also needs its images.
+  bool vm = (*backend)->capabilities().vm;
   if ((*backend)->name() != "host"
-      && !vmm::environment_installed(request.environment))
-    if (auto pulled = vmm::pull_environment(request.environment, progress);
+      && (!vmm::environment_installed(request.environment)
+          || (vm && !vmm::environment_vm_ready(request.environment))))
+    if (auto pulled = vmm::pull_environment(
+          request.environment, progress, false,
+          vm ? vmm::vm_images_policy::always : vmm::vm_images_policy::never);
         !pulled)
       return pulled.err();
   if (store.exists(id))

@@ -38,6 +38,8 @@ result<child_result> run_helper(const std::vector<std::string>& argv,
     return make_error(error_code::resource_exhausted,
                       std::string{"fork: "} + std::strerror(errno));
   if (pid == 0) {
+    // Never onto our stdout: it may be carrying --json output.
+    ::dup2(err_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
     ::execv(args[0], args.data());
     ::_exit(127);

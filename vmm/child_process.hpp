@@ -14,8 +14,8 @@ struct child_result {
 };
 
 /// Runs a helper program to completion (fork, then only exec in the child,
-/// which is safe in a multithreaded process), capturing its stderr; the
-/// helper is killed after `timeout`.
+/// which is safe in a multithreaded process), capturing its stdout and
+/// stderr together in `err`; the helper is killed after `timeout`.
 result<child_result> run_helper(const std::vector<std::string>& argv,
                                 std::chrono::milliseconds timeout);
 

@@ -184,8 +184,9 @@ result<install_info> inspect_environment(std::string_view name) {
 
 result<install_info> pull_environment(std::string_view name,
                                       const pull_progress& progress,
-                                      bool force, bool with_vm_images) {
-  bool want_vm = with_vm_images || vm_images_wanted();
+                                      bool force, vm_images_policy vm) {
+  bool want_vm = vm == vm_images_policy::always
+                 || (vm == vm_images_policy::host_default && vm_images_wanted());
   const auto* spec = find_environment(name);
   if (spec == nullptr)
     return make_error(error_code::not_found,

@@ -40,13 +40,23 @@ nlohmann::json to_json(const install_info& info);
 /// Receives "[pull] phase=... environment=..." lines.
 using pull_progress = std::function<void(const std::string&)>;
 
-/// Installs an environment unless it already is (or `force`), with VM
-/// images when `vm_images_wanted()` or `with_vm_images`; an install lacking
-/// wanted VM images gets them.
+/// Whether a pull builds the VM images (kernel, initramfs, root disk).
+enum class vm_images_policy {
+  /// When the host has a VM backend (`vm_images_wanted()`): `env pull`.
+  host_default,
+  /// A VM workspace is being created on it.
+  always,
+  /// A sandbox or host workspace is being created on it.
+  never,
+};
+
+/// Installs an environment unless it already is (or `force`); an install
+/// lacking VM images the policy wants gets them.
 result<install_info> pull_environment(std::string_view name,
                                       const pull_progress& progress = {},
                                       bool force = false,
-                                      bool with_vm_images = false);
+                                      vm_images_policy vm
+                                      = vm_images_policy::host_default);
 
 /// What is installed for `name` (installed=false when nothing complete).
 result<install_info> inspect_environment(std::string_view name);

@@ -8,6 +8,7 @@
 #include "messages/sys/atomic_file.hpp"
 #include "messages/sys/clock.hpp"
 #include "vmm/agent_binary.hpp"
+#include "vmm/environments/catalog.hpp"
 #include "vmm/guest/disk_image.hpp"
 #include "vmm/guest/initramfs.hpp"
 #include "vmm/guest/kernel_package.hpp"
@@ -49,6 +50,10 @@ json vm_images_info(const fs::path& install_dir) {
       || !fs::exists(images.initrd(), ec) || !fs::exists(images.disk(), ec))
     return nullptr;
   return j;
+}
+
+bool environment_vm_ready(std::string_view name) {
+  return vm_images_complete(environment_install_dir(name));
 }
 
 bool vm_images_complete(const fs::path& install_dir) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -35,6 +36,9 @@ vm_images vm_images_of(const std::filesystem::path& install_dir);
 
 /// Whether vm.json exists and names every file that is there.
 [[nodiscard]] bool vm_images_complete(const std::filesystem::path& install_dir);
+
+/// Whether the installed environment `name` has complete VM images.
+[[nodiscard]] bool environment_vm_ready(std::string_view name);
 
 /// vm.json's content, or null when incomplete.
 nlohmann::json vm_images_info(const std::filesystem::path& install_dir);

@@ -1,0 +1,131 @@
+// The qemu backend end to end: a real guest (Debian's kernel under QEMU,
+// software emulation on hosts without a usable KVM) booted from the busybox
+// environment's VM images, driven through the `pyro` CLI.
+
+#include <set>
+
+#include <catch2/catch.hpp>
+
+#include "sandbox_fixture.hpp"
+
+namespace fs = std::filesystem;
+using pyro::test::sandbox_fixture;
+
+namespace {
+
+// Processes whose command line names `needle` (QEMU names its disk and
+// sockets, pyro-vm its launch file, all under the workspace directory).
+std::string processes_naming(const std::string& needle) {
+  return pyro::test::run_process({"/usr/bin/pgrep", "-af", needle}).out;
+}
+
+std::string create_vm(const sandbox_fixture& f) {
+  auto j = f.pyro_json({"workspace", "create", "busybox", "--backend", "qemu"});
+  CHECK(j["backend"] == "qemu");
+  CHECK(j["execution_mode"] == "guest_serial");
+  return j["workspace_id"].get<std::string>();
+}
+
+} // namespace
+
+TEST_CASE("qemu: create, exec, sync push, diff, export, stop, disk list and "
+          "read, start, exec again, delete") {
+  sandbox_fixture f;
+  auto id = create_vm(f);
+  auto dir = f.workspace_dir(id);
+
+  // A guest kernel of its own, the agent as PID 1, the workspace id as the
+  // hostname.
+  auto facts = f.out(id, "uname -r; hostname; cat /proc/1/comm");
+  CHECK(facts.find("amd64") != std::string::npos);
+  CHECK(facts.find(pyro::test::run_process({"/bin/uname", "-r"}).out)
+        == std::string::npos);
+  CHECK(facts.find(id + "\n") != std::string::npos);
+  CHECK(facts.find("pyro-agent") != std::string::npos);
+
+  pyro::test::temp_dir seed;
+  std::ofstream{seed.path() / "note.txt"} << "from the host\n";
+  f.pyro_json({"workspace", "sync", "push", id, seed.path().string()});
+  f.out(id, "echo made in the guest > /workspace/made.txt");
+
+  auto diff = f.pyro_json({"workspace", "diff", id});
+  CHECK(diff["summary"]["added"] == 2);
+  CHECK(diff["patch"].get<std::string>().find("+made in the guest")
+        != std::string::npos);
+
+  pyro::test::temp_dir out;
+  auto exported = out.path() / "made.txt";
+  f.pyro_json(
+    {"workspace", "export", id, "made.txt", "--output", exported.string()});
+  std::ifstream in{exported};
+  CHECK(std::string{std::istreambuf_iterator<char>{in}, {}}
+        == "made in the guest\n");
+
+  // Disk tools want the guest stopped.
+  auto running = f.pyro({"workspace", "disk", "list", id});
+  CHECK(running.exit_code != 0);
+  CHECK(running.err.find("is running") != std::string::npos);
+
+  f.pyro_json({"workspace", "stop", id});
+  CHECK(f.pyro_json({"workspace", "status", id})["state"] == "stopped");
+  CHECK(processes_naming(dir.string()).empty());
+
+  auto listed
+    = f.pyro_json({"workspace", "disk", "list", id, "/workspace", "--recursive"});
+  std::set<std::string> paths;
+  for (const auto& e : listed["entries"])
+    paths.insert(e["path"].get<std::string>());
+  CHECK(paths.count("/workspace/note.txt") == 1);
+  CHECK(paths.count("/workspace/made.txt") == 1);
+  auto read = f.pyro_json({"workspace", "disk", "read", id, "note.txt"});
+  CHECK(read["content"] == "from the host\n");
+  auto image = out.path() / "disk.ext4";
+  auto disk = f.pyro_json(
+    {"workspace", "disk", "export", id, "--output", image.string()});
+  CHECK(disk["disk_format"] == "ext4");
+  auto cat = pyro::test::run_process(
+    {"/usr/sbin/debugfs", "-R", "cat /workspace/made.txt", image.string()});
+  CHECK(cat.out == "made in the guest\n");
+
+  // The same disk boots again: /workspace survived the stop.
+  f.pyro_json({"workspace", "start", id});
+  CHECK(f.out(id, "cat /workspace/note.txt /workspace/made.txt")
+        == "from the host\nmade in the guest\n");
+
+  f.pyro_json({"workspace", "delete", id});
+  CHECK_FALSE(fs::exists(dir));
+  CHECK(processes_naming(dir.string()).empty());
+}
+
+TEST_CASE("qemu: a guest that is not ready within its boot timeout fails "
+          "create and leaves nothing behind") {
+  sandbox_fixture f;
+  // Warm the images first, so the timeout measures the boot only.
+  auto ready = create_vm(f);
+  f.pyro_json({"workspace", "delete", ready});
+
+  auto started = std::chrono::steady_clock::now();
+  auto r = pyro::test::run_process(
+    {PYRO_BIN, "workspace", "create", "busybox", "--backend", "qemu"},
+    {{"PYRO_HOME", f.home.path().string()},
+     {"PYRO_ENVIRONMENT_CACHE_DIR", f.cache.path().string()},
+     {"PYRO_VM_BOOT_TIMEOUT_SECONDS", "0.5"}});
+  auto took = std::chrono::steady_clock::now() - started;
+  INFO(r.err);
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("did not become ready") != std::string::npos);
+  CHECK(took < std::chrono::seconds{15});
+  CHECK(f.pyro_json({"workspace", "list"})["workspaces"].empty());
+  CHECK(processes_naming(f.home.path().string()).empty());
+  auto left = fs::directory_iterator(f.home.path() / "workspaces");
+  CHECK(left == fs::directory_iterator{});
+}
+
+TEST_CASE("disk tools refuse a workspace that is not a VM") {
+  sandbox_fixture f;
+  auto id = f.create();
+  f.pyro_json({"workspace", "stop", id});
+  auto r = f.pyro({"workspace", "disk", "list", id});
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("VM disks only") != std::string::npos);
+}
