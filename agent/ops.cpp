@@ -54,6 +54,7 @@ status op_shutdown(const agent_context& ctx, const json&, connection& conn) {
 const std::map<std::string, handler>& operations() {
   static const std::map<std::string, handler> table{
     {"hello", op_hello},
+    {"configure", op_configure},
     {"exec", op_exec},
     {"exec_cancel", op_exec_cancel},
     {"stat", op_stat},

@@ -30,6 +30,7 @@ status op_import(const agent_context&, const nlohmann::json&, connection&);
 status op_export(const agent_context&, const nlohmann::json&, connection&);
 status op_shutdown(const agent_context&, const nlohmann::json&, connection&);
 status op_secrets_put(const agent_context&, const nlohmann::json&, connection&);
+status op_configure(const agent_context&, const nlohmann::json&, connection&);
 
 /// Every operation by name.
 const std::map<std::string, handler>& operations();

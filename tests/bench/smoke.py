@@ -24,6 +24,7 @@ with tempfile.TemporaryDirectory() as out:
             assert row["p50_us"] > 0 and row["p99_us"] >= row["p50_us"], row
             assert "reference" in row and row["reference_p50_us"] > 0, row
     assert any(r["workload"] == "idle" and r.get("value_kib", 0) > 0 for r in rows)
+    assert any(r["workload"] == "vm-boot" and r.get("p50_us", 0) > 0 for r in rows)
     table = pathlib.Path(out, "results.md").read_text()
     assert table.startswith("| workload | measurement |"), table[:200]
     assert table.count("\n|") >= len(rows) + 1

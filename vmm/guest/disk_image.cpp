@@ -45,7 +45,7 @@ status make_overlay(const fs::path& base, const std::string& base_format,
   std::error_code ec;
   fs::remove(overlay, ec);
   return run_shell("qemu-img create -q -f qcow2 -F " + base_format + " -b "
-                     + shell_quote(fs::absolute(base)) + " " + shell_quote(overlay),
+                     + shell_quote(base) + " " + shell_quote(overlay),
                    1min);
 }
 

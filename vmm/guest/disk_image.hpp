@@ -17,7 +17,9 @@ namespace pyro::vmm {
 status make_root_image(const std::filesystem::path& rootfs,
                        const std::filesystem::path& image);
 
-/// A qcow2 overlay at `overlay` whose backing file is `base` (raw or qcow2).
+/// A qcow2 overlay at `overlay` whose backing file is `base` (raw or
+/// qcow2); a relative `base` is relative to the overlay's directory, which
+/// keeps a directory of images movable.
 status make_overlay(const std::filesystem::path& base,
                     const std::string& base_format,
                     const std::filesystem::path& overlay);

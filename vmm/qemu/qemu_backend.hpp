@@ -2,6 +2,7 @@
 
 #include "vmm/agent_process.hpp"
 #include "vmm/backend.hpp"
+#include "vmm/qemu/qemu_command.hpp"
 
 namespace pyro::vmm {
 
@@ -35,6 +36,10 @@ public:
   status destroy(const sandbox_spec& spec) override;
 
 private:
+  [[nodiscard]] qemu_settings settings_for(const sandbox_spec& spec) const;
+  result<agent_endpoint> boot_guest(const sandbox_spec& spec,
+                                    const qemu_settings& settings);
+
   std::string accel_;
 };
 
