@@ -37,8 +37,8 @@ result<std::unique_ptr<backend>> backend_by_name(std::string_view name) {
   if (name == "host")
     return std::unique_ptr<backend>{std::make_unique<host_backend>()};
   if (name == "qemu") {
-    // A KVM that cannot boot stock kernels is worse than none: emulate.
-    std::string accel = cached_host_facts().kvm.stock_guest.ok ? "kvm" : "tcg";
+    // Empty: decided per boot by the KVM probe (vmm/qemu/kvm_probe.hpp).
+    std::string accel;
     if (const char* forced = std::getenv("PYRO_QEMU_ACCEL"); forced && *forced)
       accel = forced;
     return std::unique_ptr<backend>{std::make_unique<qemu_backend>(accel)};

@@ -7,6 +7,9 @@
 #include <catch2/catch.hpp>
 
 #include "sandbox_fixture.hpp"
+#include "vmm/guest/vm_images.hpp"
+#include "vmm/host_facts.hpp"
+#include "vmm/qemu/kvm_probe.hpp"
 
 namespace fs = std::filesystem;
 using pyro::test::sandbox_fixture;
@@ -160,4 +163,27 @@ TEST_CASE("qemu: workspaces restored from one warm snapshot are each their "
   // Writes of one never show in the other.
   f.out(a, "echo mine > /workspace/only-a");
   CHECK(f.out(b, "test -e /workspace/only-a && echo yes || echo no") == "no\n");
+}
+
+TEST_CASE("qemu: the accelerator probe boots the guest kernel, and refuses "
+          "this host's KVM when it cannot") {
+  sandbox_fixture f;
+  auto pulled = f.pyro({"env", "pull", "busybox"});
+  REQUIRE(pulled.exit_code == 0);
+  auto images = pyro::vmm::vm_images_of(f.cache.path() / "busybox");
+  REQUIRE(pyro::vmm::vm_images_complete(images.dir.parent_path()));
+  auto tcg = pyro::vmm::probe_accelerator(images, "tcg", std::chrono::seconds{60});
+  INFO(tcg.reason);
+  CHECK(tcg.ok);
+  CHECK(tcg.reason.find("reached the guest's init") != std::string::npos);
+  // Where the cheap checks say KVM cannot run stock kernels, a forced boot
+  // under it must not pass either (and must end within its deadline).
+  const auto& facts = pyro::vmm::cached_host_facts();
+  if (facts.kvm.exists && facts.kvm.writable && !facts.kvm.stock_guest.ok) {
+    auto started = std::chrono::steady_clock::now();
+    auto kvm = pyro::vmm::probe_accelerator(images, "kvm", std::chrono::seconds{5});
+    INFO(kvm.reason);
+    CHECK_FALSE(kvm.ok);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds{10});
+  }
 }

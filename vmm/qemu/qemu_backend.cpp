@@ -13,6 +13,7 @@
 #include "vmm/guest/vm_images.hpp"
 #include "vmm/host_facts.hpp"
 #include "vmm/qemu/guest_process.hpp"
+#include "vmm/qemu/kvm_probe.hpp"
 #include "vmm/qemu/qmp_client.hpp"
 #include "vmm/qemu/warm_snapshot.hpp"
 
@@ -170,7 +171,9 @@ qemu_settings qemu_backend::settings_for(const sandbox_spec& spec) const {
   auto images = images_of(spec);
   qemu_settings s;
   s.binary = find_executable("qemu-system-x86_64");
-  s.accel = accel_;
+  s.accel = !accel_.empty() ? accel_
+            : kvm_runs_stock_guests(cached_host_facts(), images).ok ? "kvm"
+                                                                    : "tcg";
   s.vcpu_count = spec.vcpu_count;
   s.mem_mib = spec.mem_mib;
   s.kernel = images.kernel();

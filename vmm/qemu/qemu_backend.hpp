@@ -13,8 +13,9 @@ namespace pyro::vmm {
 /// which sits where every detached backend keeps its agent socket.
 class qemu_backend final : public detached_agent_backend {
 public:
-  /// `accel` is kvm or tcg, as the host probe decided.
-  explicit qemu_backend(std::string accel) : accel_(std::move(accel)) {
+  /// `accel` is kvm or tcg; empty lets a KVM boot probe decide (a KVM
+  /// that cannot boot stock kernels is worse than none: emulate then).
+  explicit qemu_backend(std::string accel = {}) : accel_(std::move(accel)) {
     // nop
   }
 
