@@ -73,4 +73,19 @@ status detached_agent_backend::stop_agent(const sandbox_spec& spec) {
   return {};
 }
 
+status detached_agent_backend::remove_files(const sandbox_spec& spec,
+                                            const std::filesystem::path& dir,
+                                            const std::string& what) {
+  std::error_code ec;
+  for (const auto& p : {dir, spec.runtime_dir()}) {
+    std::filesystem::remove_all(p, ec);
+    if (ec)
+      return make_error(error_code::internal,
+                        "cannot remove the " + what + " files of '"
+                          + spec.workspace_id + "': " + p.string() + ": "
+                          + ec.message());
+  }
+  return {};
+}
+
 } // namespace pyro::vmm

@@ -36,6 +36,12 @@ public:
 protected:
   /// Terminates the agent process and removes its pid file and socket.
   static status stop_agent(const sandbox_spec& spec);
+
+  /// Removes `backend_dir` and the runtime dir; the first failure is the
+  /// error, naming `what` they held.
+  static status remove_files(const sandbox_spec& spec,
+                             const std::filesystem::path& backend_dir,
+                             const std::string& what);
 };
 
 } // namespace pyro::vmm

@@ -14,6 +14,7 @@
 #include "vmm/child_process.hpp"
 #include "vmm/environments/catalog.hpp"
 #include "vmm/environments/registry_install.hpp"
+#include "vmm/guest/disk_image.hpp"
 #include "vmm/guest/vm_images.hpp"
 #include "vmm/host_facts.hpp"
 
@@ -28,17 +29,6 @@ constexpr const char* staging_prefix = ".staging-";
 
 std::string safe_name(std::string_view name) {
   return environment_install_dir(name).filename().string();
-}
-
-uint64_t tree_size(const fs::path& root) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(
-         root, fs::directory_options::skip_permission_denied, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec))
-    if (it->is_regular_file(ec) && !it->is_symlink(ec))
-      total += it->file_size(ec);
-  return total;
 }
 
 status build_busybox(const fs::path& rootfs) {
@@ -269,7 +259,7 @@ result<install_info> pull_environment(std::string_view name,
       return vm.err();
     }
   say("[pull] phase=install environment=" + spec->name);
-  auto size = tree_size(rootfs);
+  auto size = tree_bytes(rootfs);
   json manifest{{"complete", true},   {"name", spec->name},
                 {"source", source},   {"packages", spec->packages},
                 {"size_bytes", size}, {"installed_at", sys::unix_now()}};

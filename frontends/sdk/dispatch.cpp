@@ -479,6 +479,10 @@ const std::unordered_map<std::string_view, handler>& handlers() {
 
 } // namespace
 
+bool dispatchable(const contract::operation& op) {
+  return handlers().count(op.method) != 0;
+}
+
 result<json> dispatch(Pyro& sdk, const contract::operation& op,
                       const json& args, const progress_fn& progress) {
   const auto& table = handlers();

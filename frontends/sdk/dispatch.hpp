@@ -17,10 +17,13 @@ inline constexpr const char* cancel_tag_key = "_cancel_tag";
 /// Calls the SDK method behind a contract operation with JSON arguments
 /// (already defaulted and type-checked by the caller) and returns its JSON
 /// result. Shared by the CLI and the MCP server so both behave alike; an
-/// operation this build cannot serve yet is `unavailable`, naming what it
+/// operation this build cannot serve is `unavailable`, naming what it
 /// needs.
 result<nlohmann::json> dispatch(Pyro& sdk, const contract::operation& op,
                                 const nlohmann::json& args,
                                 const progress_fn& progress = {});
+
+/// Whether `dispatch` has a handler for the operation.
+[[nodiscard]] bool dispatchable(const contract::operation& op);
 
 } // namespace pyro

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/state_store.hpp"
+#include "frontends/contract/contract.hpp"
+#include "frontends/sdk/dispatch.hpp"
 #include "frontends/sdk/pyro.hpp"
 #include "record_fixtures.hpp"
 #include "run_process.hpp"
@@ -173,16 +175,12 @@ TEST_CASE_METHOD(cli_fixture, "bad usage is invalid_argument with exit 2",
   CHECK_THAT(group_only.err, Catch::Contains("needs a subcommand"));
 }
 
-TEST_CASE_METHOD(cli_fixture,
-                 "a command this build cannot serve names what it needs",
-                 "[cli]") {
-  auto j = pyro_json({"workspace", "disk", "list", "ws"}, 6);
-  CHECK(j["error"]["code"] == "unavailable");
-  CHECK_THAT(j["error"]["message"].get<std::string>(),
-             Catch::Contains("workspace disk list"));
-  auto human = pyro({"workspace", "disk", "list", "ws"});
-  CHECK(human.exit_code == 6);
-  CHECK(std::count(human.err.begin(), human.err.end(), '\n') <= 2);
+TEST_CASE("every operation of the contract is served by this build",
+          "[cli][contract]") {
+  for (const auto& op : contract::operations()) {
+    INFO(op.method);
+    CHECK(dispatchable(op));
+  }
 }
 
 TEST_CASE_METHOD(cli_fixture,

@@ -9,8 +9,6 @@ namespace pyro::vmm {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-namespace {
-
 uint64_t tree_bytes(const fs::path& root) {
   uint64_t total = 0;
   std::error_code ec;
@@ -21,8 +19,6 @@ uint64_t tree_bytes(const fs::path& root) {
       total += it->file_size(ec);
   return total;
 }
-
-} // namespace
 
 status make_root_image(const fs::path& rootfs, const fs::path& image) {
   // The image is sparse: its size is room the workspace may grow into,

@@ -13,6 +13,9 @@
 
 namespace pyro::vmm {
 
+/// Bytes in the regular files under `root` (links not followed).
+uint64_t tree_bytes(const std::filesystem::path& root);
+
 /// Builds `image` from `rootfs`, sized for the tree plus room for work.
 status make_root_image(const std::filesystem::path& rootfs,
                        const std::filesystem::path& image);

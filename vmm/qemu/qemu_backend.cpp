@@ -267,14 +267,7 @@ status qemu_backend::stop(const sandbox_spec& spec) {
 status qemu_backend::destroy(const sandbox_spec& spec) {
   if (auto stopped = stop(spec); !stopped)
     return stopped;
-  std::error_code ec;
-  fs::remove_all(vm_dir(spec), ec);
-  fs::remove_all(spec.runtime_dir(), ec);
-  if (ec)
-    return make_error(error_code::internal,
-                      "cannot remove the VM files of '" + spec.workspace_id
-                        + "': " + ec.message());
-  return {};
+  return remove_files(spec, vm_dir(spec), "VM");
 }
 
 } // namespace pyro::vmm

@@ -129,14 +129,7 @@ status sandbox_backend::stop(const sandbox_spec& spec) {
 status sandbox_backend::destroy(const sandbox_spec& spec) {
   if (auto stopped = stop(spec); !stopped)
     return stopped;
-  std::error_code ec;
-  fs::remove_all(layer_dir(spec), ec);
-  fs::remove_all(spec.runtime_dir(), ec);
-  if (ec)
-    return make_error(error_code::internal,
-                      "cannot remove the sandbox files of '" + spec.workspace_id
-                        + "': " + ec.message());
-  return {};
+  return remove_files(spec, layer_dir(spec), "sandbox");
 }
 
 } // namespace pyro::vmm
