@@ -34,7 +34,8 @@ std::string field(const json& j, const char* key, const char* fallback) {
 // agent_link over the wire protocol (docs/protocol.md).
 class wire_link final : public agent_link {
 public:
-  explicit wire_link(std::string socket) : client_(std::move(socket)) {
+  wire_link(std::string socket, int vsock_port)
+    : client_(std::move(socket), std::chrono::seconds{5}, vsock_port) {
     // nop
   }
 
@@ -189,7 +190,7 @@ private:
 result<std::unique_ptr<agent_link>>
 connect_agent(const vmm::agent_endpoint& endpoint) {
   return std::unique_ptr<agent_link>{
-    std::make_unique<wire_link>(endpoint.socket.string())};
+    std::make_unique<wire_link>(endpoint.socket.string(), endpoint.vsock_port)};
 }
 
 } // namespace pyro

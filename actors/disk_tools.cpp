@@ -52,7 +52,10 @@ status check_readable(const workspace_record& record) {
 status flatten(const state_store& store, const workspace_record& record,
                const fs::path& raw) {
   auto spec = sandbox_spec_for(store, record);
-  auto disk = vmm::vm_disk_path(spec);
+  // Firecracker boots a raw copy of the image; QEMU a qcow2 overlay chain.
+  auto disk = record.backend == "firecracker"
+                ? spec.workspace_dir / "vm" / "rootfs.ext4"
+                : vmm::vm_disk_path(spec);
   std::error_code ec;
   if (!fs::exists(disk, ec))
     return make_error(error_code::not_found,

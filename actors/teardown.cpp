@@ -24,7 +24,8 @@ status destroy_workspace(const state_store& store, const std::string& id) {
   if (record && !record->backend.empty())
     backends.push_back(record->backend);
   else
-    backends = {"sandbox", "qemu", "host"}; // unknown: clean up after any
+    // Unknown: clean up after any of them.
+    backends = {"sandbox", "qemu", "firecracker", "host"};
   workspace_record stub;
   stub.workspace_id = id;
   const auto& r = record ? *record : stub;

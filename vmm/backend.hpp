@@ -34,6 +34,9 @@ struct sandbox_spec {
 struct agent_endpoint {
   /// A Unix socket speaking the wire protocol.
   std::filesystem::path socket;
+  /// 0: `socket` is the agent's own. Above 0: `socket` is a Firecracker
+  /// hybrid vsock, and each connection first asks for this guest port.
+  int vsock_port = 0;
 };
 
 /// What a backend can do on this host.

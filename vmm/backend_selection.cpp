@@ -2,6 +2,7 @@
 
 #include "vmm/agent_binary.hpp"
 #include "vmm/backend.hpp"
+#include "vmm/firecracker/firecracker_backend.hpp"
 #include "vmm/host/host_backend.hpp"
 #include "vmm/qemu/qemu_backend.hpp"
 #include "vmm/sandbox/sandbox_backend.hpp"
@@ -44,10 +45,7 @@ result<std::unique_ptr<backend>> backend_by_name(std::string_view name) {
     return std::unique_ptr<backend>{std::make_unique<qemu_backend>(accel)};
   }
   if (name == "firecracker")
-    return make_error(error_code::unavailable,
-                      "the " + std::string{name}
-                        + " backend is not part of this build yet",
-                      "use --backend sandbox");
+    return make_firecracker_backend();
   return make_error(error_code::invalid_argument,
                     "unknown backend '" + std::string{name} + "'",
                     "choose auto, firecracker, qemu, sandbox or host");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "messages/wire/frame.hpp"
+#include "messages/wire/vsock_handshake.hpp"
 
 namespace pyro::wire {
 
@@ -28,8 +29,10 @@ bool idempotent(std::string_view op) {
 } // namespace
 
 agent_client::agent_client(std::string socket_path,
-                           std::chrono::milliseconds connect_timeout)
-  : socket_path_(std::move(socket_path)), connect_timeout_(connect_timeout) {
+                           std::chrono::milliseconds connect_timeout,
+                           int vsock_port)
+  : socket_path_(std::move(socket_path)), connect_timeout_(connect_timeout),
+    vsock_port_(vsock_port) {
   // nop
 }
 
@@ -51,8 +54,19 @@ result<int> agent_client::connect() const {
     if (fd < 0)
       return make_error(error_code::resource_exhausted,
                         std::string{"socket: "} + std::strerror(errno));
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0)
-      return fd;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      if (vsock_port_ <= 0)
+        return fd;
+      auto acked = vsock_handshake(fd, static_cast<uint32_t>(vsock_port_),
+                                   connect_timeout_);
+      if (acked)
+        return fd;
+      ::close(fd);
+      auto err = acked.err();
+      err.message
+        = "cannot reach the agent at " + socket_path_ + ": " + err.message;
+      return err;
+    }
     int err = errno;
     ::close(fd);
     // A busy backlog (EAGAIN) is worth a retry; a missing socket is not.

@@ -23,9 +23,13 @@ using chunk_sink = std::function<status(std::string_view)>;
 /// interleave; a connection that saw an error is closed, never reused.
 class agent_client {
 public:
+  /// A `vsock_port` above 0 means the socket is a Firecracker hybrid vsock:
+  /// every new connection first asks for that guest port (`CONNECT`, see
+  /// vsock_handshake.hpp) within `connect_timeout`.
   explicit agent_client(std::string socket_path,
                         std::chrono::milliseconds connect_timeout
-                        = std::chrono::seconds{5});
+                        = std::chrono::seconds{5},
+                        int vsock_port = 0);
   ~agent_client();
 
   agent_client(const agent_client&) = delete;
@@ -55,6 +59,7 @@ private:
 
   std::string socket_path_;
   std::chrono::milliseconds connect_timeout_;
+  int vsock_port_;
   std::mutex idle_mtx_;
   int idle_fd_ = -1;
 };
