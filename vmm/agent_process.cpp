@@ -73,12 +73,34 @@ status detached_agent_backend::stop_agent(const sandbox_spec& spec) {
   return {};
 }
 
+namespace {
+
+void open_up(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(
+        std::filesystem::symlink_status(dir, ec)))
+    return;
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::add, ec);
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    open_up(e.path());
+}
+
+} // namespace
+
 status detached_agent_backend::remove_files(const sandbox_spec& spec,
                                             const std::filesystem::path& dir,
                                             const std::string& what) {
   std::error_code ec;
   for (const auto& p : {dir, spec.runtime_dir()}) {
     std::filesystem::remove_all(p, ec);
+    if (ec) {
+      // overlayfs leaves its work/work directory mode 000; in an
+      // unprivileged sandbox that is the user's own and needs opening up.
+      open_up(p);
+      ec.clear();
+      std::filesystem::remove_all(p, ec);
+    }
     if (ec)
       return make_error(error_code::internal,
                         "cannot remove the " + what + " files of '"

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Stands in for the firecracker binary in pyro's backend tests.
 
 Serves the API socket given by --api-sock the way Firecracker does (HTTP/1.1,

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Stands in for Firecracker's jailer in pyro's backend tests.
 
 Records its argv to $FAKE_JAILER_RECORD (one JSON array), checks the flags
