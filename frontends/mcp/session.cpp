@@ -56,10 +56,11 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
         out.emit(dump_json(server_core::parse_error("not valid JSON")));
         return;
       }
-      if (msg.is_object()
-          && msg.value("method", "") == "notifications/cancelled") {
-        auto id
-          = msg.value("params", json::object()).value("requestId", json());
+      auto method = msg.find("method");
+      if (method != msg.end() && *method == "notifications/cancelled") {
+        json id;
+        if (auto p = msg.find("params"); p != msg.end() && p->is_object())
+          id = p->value("requestId", json());
         auto i = st.calls.find(dump_json(id));
         if (i != st.calls.end()) {
           *i->second.cancelled = true;
@@ -78,7 +79,19 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
         }
         return;
       }
-      auto outcome = st.core->handle(msg);
+      server_core::outcome outcome;
+      try {
+        outcome = st.core->handle(msg);
+      } catch (const std::exception& e) {
+        // A message the core's checks did not foresee is answered, and the
+        // session (with its calls in flight) goes on.
+        auto id = msg.is_object() ? msg.value("id", json()) : json();
+        if (!id.is_string() && !id.is_number_integer())
+          id = nullptr;
+        out.emit(dump_json(
+          rpc_error(id, -32603, std::string{"Internal error: "} + e.what())));
+        return;
+      }
       if (outcome.action == server_core::outcome::reply) {
         out.emit(outcome.text.empty() ? dump_json(outcome.message)
                                       : outcome.text);
