@@ -215,8 +215,13 @@ server_core::outcome server_core::handle(const json& msg) {
     // {"id","jsonrpc","result"}: the key order dump_json writes.
     outcome out;
     out.action = outcome::reply;
-    out.text = "{\"id\":" + dump_json(id) + ",\"jsonrpc\":\"2.0\",\"result\":"
-               + tool_list_text(profile_) + "}";
+    // Built in one buffer: the list is some 50 KiB, and a thousand clients
+    // may ask at once.
+    const auto& list = tool_list_text(profile_);
+    auto key = dump_json(id);
+    out.text.reserve(list.size() + key.size() + 40);
+    out.text.append("{\"id\":").append(key).append(",\"jsonrpc\":\"2.0\",");
+    out.text.append("\"result\":").append(list).append("}");
     return out;
   }
   if (method == "tools/call") {
