@@ -184,12 +184,10 @@ struct connection {
   clock_type::time_point last_progress;
   bool continue_sent = false;
   bool peer_closed = false; // the client will send nothing more
-  // The owed reply: which session message it answers, whether it goes out
-  // as SSE, the session it starts (initialize), whether the connection
-  // stays open after it.
+  // The owed reply (to a tool call): which session message it answers,
+  // whether it goes out as SSE, whether the connection stays open after it.
   uint64_t ticket = 0;
   bool streaming = false;
-  std::string new_session;
   bool keep_alive = true;
   clock_type::time_point reply_deadline;
 
@@ -532,7 +530,6 @@ private:
       = c.keep_alive ? connection::state::reading : connection::state::closing;
     c.ticket = 0;
     c.streaming = false;
-    c.new_session.clear();
     write_out(c, std::move(text));
   }
 
@@ -695,12 +692,8 @@ private:
       return;
     }
     // Only the reply: notifications without a stream have nowhere to go.
-    if (reply) {
-      response res{200, "application/json", text, {}};
-      if (!c.new_session.empty())
-        res.headers.emplace_back("Mcp-Session-Id", c.new_session);
-      respond(c, std::move(res));
-    }
+    if (reply)
+      respond(c, response{200, "application/json", text, {}});
   }
 
   struct session_entry {
@@ -780,49 +773,56 @@ private:
     if (msg.is_object())
       if (auto m = msg.find("method"); m != msg.end() && m->is_string())
         method = m->get<std::string>();
-    caf::actor session;
+    session_entry* entry = nullptr;
     std::string new_id;
     if (method == "initialize") {
       new_id = new_session_id();
       auto core = std::make_shared<server_core>(sdk_, profile_);
-      session = spawn_session(sdk_.system(), core);
-      sessions_[new_id] = {session, std::move(core), clock_type::now()};
+      auto actor = spawn_session(sdk_.system(), core);
+      entry = &sessions_[new_id];
+      *entry = {std::move(actor), std::move(core), clock_type::now()};
     } else {
       auto found = find_session(req);
       if (auto* refused = std::get_if<response>(&found))
         return std::move(*refused);
-      auto* entry = std::get<session_entry*>(found);
-      // Answered from constants, so here: through the session actor every
-      // ping would cost two thread hand-offs. Nothing is reordered that a
-      // client could see: it gets this reply after its request, and
-      // neither method reads or changes what the actor keeps.
-      if (method == "ping" || method == "tools/list") {
-        auto outcome = entry->core->handle(msg);
-        if (outcome.action == server_core::outcome::reply)
-          return response{200,
-                          "application/json",
-                          outcome.text.empty() ? dump_json(outcome.message)
-                                               : std::move(outcome.text),
-                          {}};
-      }
-      session = entry->actor;
+      entry = std::get<session_entry*>(found);
     }
-    bool expects_reply
-      = msg.is_object() && msg.contains("id") && msg.contains("method");
-    if (!msg.is_object()) // arrays and the like: the session says why
-      expects_reply = true;
-    if (!expects_reply) {
-      post_to_session(session, req.body, [](const std::string&) {});
-      response accepted{202, "", "", {}};
+    // Only a tool call (which runs for as long as it takes) and its
+    // cancellation need the session's actor; everything else is answered
+    // by the core at once, so here. Through the actor, every ping cost two
+    // thread hand-offs, and a thousand of them kept the actor scheduler's
+    // threads spinning on the two cores the pings needed. Nothing is
+    // reordered that a client could see: the core's state changes only in
+    // initialize and logging/setLevel, which this one thread handles in
+    // the order they arrive.
+    if (method != "tools/call" && method != "notifications/cancelled") {
+      server_core::outcome outcome;
+      try {
+        outcome = entry->core->handle(msg);
+      } catch (const std::exception& e) {
+        outcome.action = server_core::outcome::reply;
+        outcome.message = server_core::internal_error(msg, e.what());
+      }
+      response res{202, "", "", {}};
+      if (outcome.action == server_core::outcome::reply)
+        res = {200,
+               "application/json",
+               outcome.text.empty() ? dump_json(outcome.message)
+                                    : std::move(outcome.text),
+               {}};
       if (!new_id.empty())
-        accepted.headers.emplace_back("Mcp-Session-Id", new_id);
-      return accepted;
+        res.headers.emplace_back("Mcp-Session-Id", new_id);
+      return res;
+    }
+    auto session = entry->actor;
+    if (method == "notifications/cancelled" || !msg.contains("id")) {
+      post_to_session(session, req.body, [](const std::string&) {});
+      return response{202, "", "", {}};
     }
     c.at = connection::state::awaiting;
     c.ticket = next_ticket_++;
     c.reply_deadline = clock_type::now() + reply_limit;
-    c.new_session = new_id;
-    c.streaming = method == "tools/call" && req.http11
+    c.streaming = req.http11
                   && req.header_value("accept").find("text/event-stream")
                        != std::string::npos;
     post_to_session(

@@ -121,6 +121,13 @@ json server_core::parse_error(const std::string& why) {
   return rpc_error(nullptr, parse_error_code, "Parse error: " + why);
 }
 
+json server_core::internal_error(const json& message, const std::string& what) {
+  auto id = message.is_object() ? message.value("id", json()) : json();
+  if (!id.is_string() && !id.is_number_integer())
+    id = nullptr;
+  return rpc_error(id, -32603, "Internal error: " + what);
+}
+
 std::string server_core::protocol_version() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return version_;

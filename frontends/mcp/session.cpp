@@ -85,11 +85,7 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
       } catch (const std::exception& e) {
         // A message the core's checks did not foresee is answered, and the
         // session (with its calls in flight) goes on.
-        auto id = msg.is_object() ? msg.value("id", json()) : json();
-        if (!id.is_string() && !id.is_number_integer())
-          id = nullptr;
-        out.emit(dump_json(
-          rpc_error(id, -32603, std::string{"Internal error: "} + e.what())));
+        out.emit(dump_json(server_core::internal_error(msg, e.what())));
         return;
       }
       if (outcome.action == server_core::outcome::reply) {
@@ -116,7 +112,10 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
 
 caf::actor spawn_session(caf::actor_system& sys,
                          std::shared_ptr<server_core> core) {
-  return sys.spawn(session_impl, std::move(core));
+  // Started by its first message: over HTTP most sessions never send one
+  // (only tool calls and cancellations reach the actor), and starting
+  // a thousand at once kept the scheduler's threads busy.
+  return sys.spawn<caf::lazy_init>(session_impl, std::move(core));
 }
 
 void post_to_session(const caf::actor& session, std::string text,
