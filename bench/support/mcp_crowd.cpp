@@ -67,6 +67,7 @@ struct session {
   int fd = -1;
   bool connecting = false;
   bool busy = false;
+  bool closing = false; // told Connection: close; waiting for the FIN
   uint32_t watching = 0;
   std::string id; // Mcp-Session-Id
   std::string out;
@@ -111,9 +112,13 @@ public:
            + std::to_string(body.size()) + "\r\n\r\n" + body;
   }
 
+  // The session's last request, so the server closes the connection:
+  // the side that closes first keeps the port in TIME_WAIT for a minute,
+  // and a thousand of this client's ephemeral ports held that way make
+  // other programs' binds in that range fail.
   std::string remove(size_t i) const {
     return "DELETE /mcp HTTP/1.1\r\n" + common_headers(i)
-           + "Content-Length: 0\r\n\r\n";
+           + "Content-Length: 0\r\nConnection: close\r\n\r\n";
   }
 
   // Starts a request: written at once when the session's connection is
@@ -139,7 +144,7 @@ public:
   void run() {
     std::vector<epoll_event> events(1024);
     auto last_progress = clock_type::now();
-    while (in_flight_ > 0) {
+    while (in_flight_ > 0 || closing_ > 0) {
       int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()),
                            1000);
       if (n < 0 && errno != EINTR)
@@ -171,6 +176,8 @@ private:
   void start(size_t i) {
     auto& s = sessions_[i];
     s.began = clock_type::now();
+    if (s.closing)
+      drop(i);
     if (s.fd < 0 && !connect(i)) {
       finish(i, reply{});
       return;
@@ -217,6 +224,10 @@ private:
       ::close(s.fd); // also leaves the epoll set
     s.fd = -1;
     s.connecting = false;
+    if (s.closing) {
+      s.closing = false;
+      --closing_;
+    }
   }
 
   // Only when it changes: an epoll_ctl per request would be a large share
@@ -255,7 +266,7 @@ private:
   void handle(size_t i, uint32_t events) {
     auto& s = sessions_[i];
     if (!s.busy) {
-      drop(i); // an idle connection the server ended
+      drop(i); // an idle connection the server ended, or the FIN awaited
       return;
     }
     if (s.connecting) {
@@ -310,8 +321,10 @@ private:
     bool keep = true;
     if (!parse(in, r, keep))
       return false;
-    if (!keep)
-      drop(i);
+    if (!keep) {
+      sessions_[i].closing = true;
+      ++closing_;
+    }
     finish(i, r);
     auto& s = sessions_[i];
     s.in.clear();
@@ -367,6 +380,7 @@ private:
   int ep_ = -1;
   std::vector<session> sessions_;
   int in_flight_ = 0;
+  int closing_ = 0;
   std::vector<char> buf_ = std::vector<char>(256 * 1024);
   bool handling_ = false;
   std::vector<size_t> deferred_;
