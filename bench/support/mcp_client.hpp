@@ -1,8 +1,9 @@
 #pragma once
 
 // A minimal MCP client over Streamable HTTP for the benchmarks: one
-// session, a new connection per request (so a thousand sessions never pin a
-// thousand server threads), JSON replies only.
+// session, a new connection per request, JSON replies only; blocking, so
+// one thread per session (bench/support/mcp_crowd.hpp drives a crowd of
+// sessions from one thread).
 
 #include <string>
 

@@ -25,6 +25,14 @@ constexpr int invalid_request = -32600;
 constexpr int method_not_found = -32601;
 constexpr int invalid_params = -32602;
 
+// A member's string value, or "" when it is missing or not a string: the
+// client's JSON decides the types, and a type error must not end a session.
+std::string string_member(const json& object, const char* key) {
+  auto i = object.find(key);
+  return i != object.end() && i->is_string() ? i->get<std::string>()
+                                             : std::string{};
+}
+
 json result_reply(const json& id, json result) {
   return json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
 }
@@ -113,13 +121,20 @@ json server_core::parse_error(const std::string& why) {
   return rpc_error(nullptr, parse_error_code, "Parse error: " + why);
 }
 
+json server_core::internal_error(const json& message, const std::string& what) {
+  auto id = message.is_object() ? message.value("id", json()) : json();
+  if (!id.is_string() && !id.is_number_integer())
+    id = nullptr;
+  return rpc_error(id, -32603, "Internal error: " + what);
+}
+
 std::string server_core::protocol_version() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return version_;
 }
 
 json server_core::initialize(const json& id, const json& params) {
-  auto asked = params.value("protocolVersion", std::string{});
+  auto asked = string_member(params, "protocolVersion");
   auto known = std::find(std::begin(supported_versions),
                          std::end(supported_versions), asked)
                != std::end(supported_versions);
@@ -163,7 +178,7 @@ server_core::outcome server_core::handle(const json& msg) {
     return replying(
       rpc_error(nullptr, invalid_request,
                 "Invalid Request: id must be a string or an integer"));
-  if (msg.value("jsonrpc", std::string{}) != "2.0")
+  if (auto v = msg.find("jsonrpc"); v == msg.end() || *v != "2.0")
     return replying(rpc_error(id, invalid_request,
                               "Invalid Request: jsonrpc must be \"2.0\""));
   auto method_it = msg.find("method");
@@ -193,7 +208,7 @@ server_core::outcome server_core::handle(const json& msg) {
     static const std::set<std::string> levels{"debug",   "info",     "notice",
                                               "warning", "error",    "critical",
                                               "alert",   "emergency"};
-    auto level = params.value("level", std::string{});
+    auto level = string_member(params, "level");
     if (levels.count(level) == 0)
       return replying(
         rpc_error(id, invalid_params,
@@ -207,8 +222,13 @@ server_core::outcome server_core::handle(const json& msg) {
     // {"id","jsonrpc","result"}: the key order dump_json writes.
     outcome out;
     out.action = outcome::reply;
-    out.text = "{\"id\":" + dump_json(id) + ",\"jsonrpc\":\"2.0\",\"result\":"
-               + tool_list_text(profile_) + "}";
+    // Built in one buffer: the list is some 50 KiB, and a thousand clients
+    // may ask at once.
+    const auto& list = tool_list_text(profile_);
+    auto key = dump_json(id);
+    out.text.reserve(list.size() + key.size() + 40);
+    out.text.append("{\"id\":").append(key).append(",\"jsonrpc\":\"2.0\",");
+    out.text.append("\"result\":").append(list).append("}");
     return out;
   }
   if (method == "tools/call") {
@@ -286,8 +306,10 @@ json server_core::call_tool(const json& msg, const send_fn& notify,
   if (!cancel_tag.empty())
     args[cancel_tag_key] = cancel_tag;
   progress_fn progress;
-  auto token
-    = params.value("_meta", json::object()).value("progressToken", json());
+  json token;
+  if (auto meta = params.find("_meta");
+      meta != params.end() && meta->is_object())
+    token = meta->value("progressToken", json());
   if (!token.is_null() && notify) {
     auto count = std::make_shared<std::atomic<int>>(0);
     progress = [notify, token, count](const std::string& line) {

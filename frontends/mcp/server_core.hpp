@@ -54,6 +54,10 @@ public:
   /// The parse-error reply for text that is not JSON.
   static nlohmann::json parse_error(const std::string& why);
 
+  /// The reply to `message` when handling it threw `what`.
+  static nlohmann::json internal_error(const nlohmann::json& message,
+                                       const std::string& what);
+
   [[nodiscard]] std::string protocol_version() const;
 
 private:

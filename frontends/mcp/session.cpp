@@ -56,10 +56,11 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
         out.emit(dump_json(server_core::parse_error("not valid JSON")));
         return;
       }
-      if (msg.is_object()
-          && msg.value("method", "") == "notifications/cancelled") {
-        auto id
-          = msg.value("params", json::object()).value("requestId", json());
+      auto method = msg.find("method");
+      if (method != msg.end() && *method == "notifications/cancelled") {
+        json id;
+        if (auto p = msg.find("params"); p != msg.end() && p->is_object())
+          id = p->value("requestId", json());
         auto i = st.calls.find(dump_json(id));
         if (i != st.calls.end()) {
           *i->second.cancelled = true;
@@ -78,7 +79,15 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
         }
         return;
       }
-      auto outcome = st.core->handle(msg);
+      server_core::outcome outcome;
+      try {
+        outcome = st.core->handle(msg);
+      } catch (const std::exception& e) {
+        // A message the core's checks did not foresee is answered, and the
+        // session (with its calls in flight) goes on.
+        out.emit(dump_json(server_core::internal_error(msg, e.what())));
+        return;
+      }
       if (outcome.action == server_core::outcome::reply) {
         out.emit(outcome.text.empty() ? dump_json(outcome.message)
                                       : outcome.text);
@@ -103,7 +112,10 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
 
 caf::actor spawn_session(caf::actor_system& sys,
                          std::shared_ptr<server_core> core) {
-  return sys.spawn(session_impl, std::move(core));
+  // Started by its first message: over HTTP most sessions never send one
+  // (only tool calls and cancellations reach the actor), and starting
+  // a thousand at once kept the scheduler's threads busy.
+  return sys.spawn<caf::lazy_init>(session_impl, std::move(core));
 }
 
 void post_to_session(const caf::actor& session, std::string text,

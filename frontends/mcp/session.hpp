@@ -1,12 +1,14 @@
 #pragma once
 
-// One MCP session is one actor. Its transport sends it every incoming
-// message as text together with the sink the session answers through
-// (stdout for stdio, the POST's stream for HTTP). Requests are handled in
-// order; a tools/call is handed to a detached worker actor of its own, so
-// a slow call never holds up the session's pings, its other calls, or any
-// other session. notifications/cancelled ends the worker's request: its
-// reply is dropped and the worker is told to exit.
+// One MCP session is one actor. Its transport sends it incoming messages
+// as text together with the sink the session answers through (stdout for
+// stdio, the POST's reply for HTTP): every message over stdio; over HTTP
+// only tool calls and cancellations, the transport answering the rest from
+// the session's core itself. Requests are handled in order; a tools/call is
+// handed to a detached worker actor of its own, so a slow call never holds up
+// the session's pings, its other calls, or any other session.
+// notifications/cancelled ends the worker's request: its reply is dropped and
+// the worker is told to exit.
 
 #include <functional>
 #include <memory>

@@ -38,7 +38,8 @@ int owed_change(const std::string& line) {
   auto j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return 1; // answered with an error
-  if (j.value("method", "") == "notifications/cancelled")
+  if (auto m = j.find("method");
+      m != j.end() && *m == "notifications/cancelled")
     return -1;
   return j.contains("id") && j.contains("method") ? 1 : 0;
 }
