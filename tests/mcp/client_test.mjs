@@ -43,7 +43,9 @@ fs.writeFileSync(path.join(cache, 'busybox', 'install.json'), '{"complete": true
 const env = { ...process.env, PYRO_HOME: home, PYRO_ENVIRONMENT_CACHE_DIR: cache, PYRO_BACKEND: '' };
 
 const servers = [];
-let nextPort = 20000 + (process.pid % 20000);
+// Below the kernel's ephemeral range (32768 and up), which outgoing
+// connections may hold.
+let nextPort = 20000 + (process.pid % 10000);
 
 async function waitForPort(port) {
   for (let i = 0; i < 200; ++i) {
