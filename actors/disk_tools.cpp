@@ -58,9 +58,9 @@ status flatten(const state_store& store, const workspace_record& record,
                 : vmm::vm_disk_path(spec);
   std::error_code ec;
   if (!fs::exists(disk, ec))
-    return make_error(error_code::not_found,
-                      "workspace '" + record.workspace_id + "' has no disk at "
-                        + disk.string());
+    return make_error(error_code::not_found, "workspace '" + record.workspace_id
+                                               + "' has no disk at "
+                                               + disk.string());
   if (auto flat = vmm::flatten_to_raw(disk, raw); !flat)
     return flat;
   return vmm::scrub_runtime_paths(raw);
@@ -84,7 +84,8 @@ result<json> disk_call(const state_store& store, const std::string& id,
   if (op == "disk_export") {
     fs::path output = args.value("output_path", std::string{});
     if (output.empty())
-      return make_error(error_code::invalid_argument, "output_path is required");
+      return make_error(error_code::invalid_argument,
+                        "output_path is required");
     std::error_code ec;
     if (fs::exists(output, ec))
       return make_error(error_code::already_exists,

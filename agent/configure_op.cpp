@@ -26,7 +26,8 @@ status mix_entropy(const std::string& hex) {
                       "entropy must be at most 512 bytes in hex");
   std::string bytes;
   for (size_t i = 0; i < hex.size(); i += 2)
-    bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    bytes.push_back(
+      static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   int fd = ::open("/dev/urandom", O_WRONLY | O_CLOEXEC);
   if (fd < 0)
     return make_error(error_code::unavailable, "cannot open /dev/urandom");

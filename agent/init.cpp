@@ -33,8 +33,8 @@ extern "C" void on_terminate(int) {
 // The initramfs stage moved /dev, /proc and /sys here and put the agent in
 // /run: mounting over them again would hide what is there.
 bool is_mount_point(const char* path) {
-  struct stat self{};
-  struct stat parent{};
+  struct stat self {};
+  struct stat parent {};
   std::string up = std::string{path} + "/..";
   return ::stat(path, &self) == 0 && ::stat(up.c_str(), &parent) == 0
          && self.st_dev != parent.st_dev;

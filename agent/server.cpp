@@ -143,18 +143,18 @@ status serve_vsock(const agent_context& ctx, const std::string& port_text) {
   int port = std::atoi(port_text.c_str());
   int listener = ::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listener < 0 || port <= 0)
-    return make_error(error_code::unavailable,
-                      "cannot listen on vsock port " + port_text + ": "
-                        + std::strerror(errno));
+    return make_error(error_code::unavailable, "cannot listen on vsock port "
+                                                 + port_text + ": "
+                                                 + std::strerror(errno));
   sockaddr_vm addr{};
   addr.svm_family = AF_VSOCK;
   addr.svm_cid = VMADDR_CID_ANY;
   addr.svm_port = static_cast<unsigned>(port);
   if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
       || ::listen(listener, 512) != 0)
-    return make_error(error_code::unavailable,
-                      "cannot listen on vsock port " + port_text + ": "
-                        + std::strerror(errno));
+    return make_error(error_code::unavailable, "cannot listen on vsock port "
+                                                 + port_text + ": "
+                                                 + std::strerror(errno));
   return accept_loop(ctx, listener);
 }
 
@@ -193,8 +193,8 @@ status serve_virtio_port(const agent_context& ctx, const std::string& name) {
                       "no virtio-serial port named " + name);
   int trunk = ::open(device.c_str(), O_RDWR | O_CLOEXEC);
   if (trunk < 0)
-    return make_error(error_code::unavailable, "cannot open " + device + ": "
-                                                 + std::strerror(errno));
+    return make_error(error_code::unavailable,
+                      "cannot open " + device + ": " + std::strerror(errno));
   wire::mux_pump::options opts;
   opts.survive_trunk_eof = true;
   opts.on_open = [&ctx](uint32_t) {

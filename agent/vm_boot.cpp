@@ -64,7 +64,7 @@ void load_modules(bool vsock) {
 }
 
 void wait_for(const std::string& device) {
-  struct stat st{};
+  struct stat st {};
   for (int i = 0; i < 1000; ++i) {
     if (::stat(device.c_str(), &st) == 0 && S_ISBLK(st.st_mode))
       return;
@@ -113,11 +113,13 @@ void boot_from_initramfs() {
       fail(std::string{"cannot move "} + dir + ": " + std::strerror(errno));
   }
   ::unlink("/init");
-  if (::chdir(new_root) != 0 || ::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0
-      || ::chroot(".") != 0 || ::chdir("/") != 0)
-    fail(std::string{"cannot switch to the root disk: "} + std::strerror(errno));
-  const char* argv[] = {"/run/pyro-agent", "--listen", channel.c_str(),
-                        nullptr};
+  if (::chdir(new_root) != 0
+      || ::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0 || ::chroot(".") != 0
+      || ::chdir("/") != 0)
+    fail(std::string{"cannot switch to the root disk: "}
+         + std::strerror(errno));
+  const char* argv[]
+    = {"/run/pyro-agent", "--listen", channel.c_str(), nullptr};
   ::execv(argv[0], const_cast<char* const*>(argv));
   fail(std::string{"cannot run the agent: "} + std::strerror(errno));
 }

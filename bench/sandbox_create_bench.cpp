@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
   fs::path dir = ::mkdtemp(tmpl.data());
   ::setenv("PYRO_ENVIRONMENT_CACHE_DIR", (dir / "cache").c_str(), 1);
   ::setenv("PYRO_BACKEND", "sandbox", 1);
-  auto env = pyro::vmm::pull_environment("busybox", {}, false, pyro::vmm::vm_images_policy::never);
+  auto env = pyro::vmm::pull_environment("busybox", {}, false,
+                                         pyro::vmm::vm_images_policy::never);
   if (!env) {
     std::fprintf(stderr, "%s\n", env.err().message.c_str());
     return 1;

@@ -56,12 +56,29 @@ bool boot_floor(const pyro::vmm::vm_images& images, const fs::path& initrd,
   s.binary = pyro::vmm::find_executable("qemu-system-x86_64");
   s.mem_mib = mem_mib;
   s.tsc_khz = pyro::vmm::host_tsc_khz();
-  std::vector<std::string> argv{
-    s.binary, "-M", "microvm", "-accel", "tcg", "-m", std::to_string(mem_mib),
-    "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none",
-    "-no-reboot", "-serial", "stdio", "-kernel", images.kernel().string(),
-    "-initrd", initrd.string(), "-append",
-    "console=ttyS0 panic=-1 quiet tsc_early_khz=" + std::to_string(s.tsc_khz)};
+  std::vector<std::string> argv{s.binary,
+                                "-M",
+                                "microvm",
+                                "-accel",
+                                "tcg",
+                                "-m",
+                                std::to_string(mem_mib),
+                                "-smp",
+                                "1",
+                                "-nodefaults",
+                                "-no-user-config",
+                                "-display",
+                                "none",
+                                "-no-reboot",
+                                "-serial",
+                                "stdio",
+                                "-kernel",
+                                images.kernel().string(),
+                                "-initrd",
+                                initrd.string(),
+                                "-append",
+                                "console=ttyS0 panic=-1 quiet tsc_early_khz="
+                                  + std::to_string(s.tsc_khz)};
   int out[2];
   if (::pipe(out) != 0)
     return false;
@@ -123,11 +140,10 @@ int main(int argc, char** argv) {
   }
 
   std::vector<pyro::bench::samples> rows;
-  auto floor = pyro::bench::measure("bare kernel to first line (floor)", 1,
-                                    runs, [&] {
-                                      return boot_floor(images, floor_initrd,
-                                                        mem_mib);
-                                    });
+  auto floor
+    = pyro::bench::measure("bare kernel to first line (floor)", 1, runs, [&] {
+        return boot_floor(images, floor_initrd, mem_mib);
+      });
   rows.push_back(floor);
 
   pyro::vmm::qemu_backend qemu{"tcg"};
@@ -155,8 +171,8 @@ int main(int argc, char** argv) {
   create.mem_mib = mem_mib;
   pyro::exec_request exec;
   exec.command = "/bin/true";
-  rows.push_back(pyro::bench::measure(
-    "qemu warm create + first exec", 1, runs, [&] {
+  rows.push_back(
+    pyro::bench::measure("qemu warm create + first exec", 1, runs, [&] {
       auto ws = sdk.create_workspace(create);
       if (!ws) {
         std::fprintf(stderr, "%s\n", ws.err().message.c_str());

@@ -77,8 +77,7 @@ namespace {
 
 void open_up(const std::filesystem::path& dir) {
   std::error_code ec;
-  if (!std::filesystem::is_directory(
-        std::filesystem::symlink_status(dir, ec)))
+  if (!std::filesystem::is_directory(std::filesystem::symlink_status(dir, ec)))
     return;
   std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::add, ec);

@@ -64,9 +64,9 @@ result<std::unique_ptr<backend>> select_backend(std::string requested,
     for (const char* name : {"firecracker", "qemu", "sandbox"}) {
       const auto* b = find(report, name);
       // Emulated VMs boot in seconds: never chosen without being asked.
-      bool usable = b->available
-                    && (std::string_view{name} != "qemu"
-                        || facts.kvm.stock_guest.ok);
+      bool usable
+        = b->available
+          && (std::string_view{name} != "qemu" || facts.kvm.stock_guest.ok);
       if (usable)
         return backend_by_name(name);
       reasons

@@ -173,10 +173,11 @@ result<install_info> inspect_environment(std::string_view name) {
 }
 
 result<install_info> pull_environment(std::string_view name,
-                                      const pull_progress& progress,
-                                      bool force, vm_images_policy vm) {
-  bool want_vm = vm == vm_images_policy::always
-                 || (vm == vm_images_policy::host_default && vm_images_wanted());
+                                      const pull_progress& progress, bool force,
+                                      vm_images_policy vm) {
+  bool want_vm
+    = vm == vm_images_policy::always
+      || (vm == vm_images_policy::host_default && vm_images_wanted());
   const auto* spec = find_environment(name);
   if (spec == nullptr)
     return make_error(error_code::not_found,
@@ -197,9 +198,9 @@ result<install_info> pull_environment(std::string_view name,
     if (!pulled)
       return pulled.err();
     if (want_vm && !vm_images_complete(environment_install_dir(name))) {
-      auto lock = sys::file_lock::acquire(
-        environment_cache_dir() / ".locks" / (safe_name(name) + ".lock"),
-        std::chrono::minutes{45});
+      auto lock = sys::file_lock::acquire(environment_cache_dir() / ".locks"
+                                            / (safe_name(name) + ".lock"),
+                                          std::chrono::minutes{45});
       if (!lock)
         return lock.err();
       if (!vm_images_complete(environment_install_dir(name)))

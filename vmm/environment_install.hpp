@@ -52,11 +52,10 @@ enum class vm_images_policy {
 
 /// Installs an environment unless it already is (or `force`); an install
 /// lacking VM images the policy wants gets them.
-result<install_info> pull_environment(std::string_view name,
-                                      const pull_progress& progress = {},
-                                      bool force = false,
-                                      vm_images_policy vm
-                                      = vm_images_policy::host_default);
+result<install_info>
+pull_environment(std::string_view name, const pull_progress& progress = {},
+                 bool force = false,
+                 vm_images_policy vm = vm_images_policy::host_default);
 
 /// What is installed for `name` (installed=false when nothing complete).
 result<install_info> inspect_environment(std::string_view name);

@@ -14,7 +14,9 @@ bench_env::bench_env() {
   ::setenv("PYRO_ENVIRONMENT_CACHE_DIR", (dir_ / "cache").c_str(), 1);
   ::setenv("PYRO_HOME", home().c_str(), 1);
   ::setenv("PYRO_BACKEND", "sandbox", 1);
-  if (auto env = vmm::pull_environment("busybox", {}, false, vmm::vm_images_policy::never); !env)
+  if (auto env = vmm::pull_environment("busybox", {}, false,
+                                       vmm::vm_images_policy::never);
+      !env)
     error_ = env.err().message;
 }
 

@@ -459,9 +459,9 @@ const std::unordered_map<std::string_view, handler>& handlers() {
      }},
     {"list_workspace_disk",
      [](Pyro& sdk, const json& a, const progress_fn&) {
-       return sdk.list_workspace_disk(a.at("workspace_id"),
-                                      a.value("path", std::string{"/workspace"}),
-                                      a.value("recursive", false));
+       return sdk.list_workspace_disk(
+         a.at("workspace_id"), a.value("path", std::string{"/workspace"}),
+         a.value("recursive", false));
      }},
     {"read_workspace_disk",
      [](Pyro& sdk, const json& a, const progress_fn&) {

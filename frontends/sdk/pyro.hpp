@@ -304,9 +304,8 @@ public:
                                              uint64_t max_bytes = 65536);
 
   /// Writes the raw ext4 image to `output_path`, which must not exist.
-  result<nlohmann::json>
-  export_workspace_disk(const std::string& workspace_id,
-                        const std::string& output_path);
+  result<nlohmann::json> export_workspace_disk(const std::string& workspace_id,
+                                               const std::string& output_path);
 
   /// Renames a workspace and sets or clears labels; bumps last activity.
   result<workspace_record> update_workspace(const std::string& workspace_id,

@@ -130,9 +130,9 @@ result<json> Pyro::read_workspace_disk(const std::string& workspace_id,
 result<json> Pyro::export_workspace_disk(const std::string& workspace_id,
                                          const std::string& output_path) {
   // The caller's working directory, not the SDK process's, names the file.
-  return guest(workspace_id, "disk_export",
-               {{"output_path",
-                 std::filesystem::absolute(output_path).string()}});
+  return guest(
+    workspace_id, "disk_export",
+    {{"output_path", std::filesystem::absolute(output_path).string()}});
 }
 
 } // namespace pyro

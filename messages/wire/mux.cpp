@@ -127,32 +127,32 @@ struct mux_pump::state {
 
   void on_control(uint8_t op, uint32_t id) {
     switch (static_cast<mux_control>(op)) {
-      case mux_control::open: {
-        if (channels.count(id) != 0 || !opts.on_open)
-          return;
-        int fd = opts.on_open(id);
-        if (fd < 0) {
-          trunk_out.append(encode_mux_control(mux_control::close, id));
-          return;
-        }
-        set_nonblocking(fd);
-        channels[id].fd = fd;
+    case mux_control::open: {
+      if (channels.count(id) != 0 || !opts.on_open)
+        return;
+      int fd = opts.on_open(id);
+      if (fd < 0) {
+        trunk_out.append(encode_mux_control(mux_control::close, id));
         return;
       }
-      case mux_control::close: {
-        auto it = channels.find(id);
-        if (it == channels.end())
-          return;
-        // The local end sees end-of-file once it has what the peer sent
-        // before it went.
-        it->second.peer_closed = true;
-        if (it->second.out.size() == 0)
-          drop(id);
+      set_nonblocking(fd);
+      channels[id].fd = fd;
+      return;
+    }
+    case mux_control::close: {
+      auto it = channels.find(id);
+      if (it == channels.end())
         return;
-      }
-      case mux_control::reset:
-        drop_all();
-        return;
+      // The local end sees end-of-file once it has what the peer sent
+      // before it went.
+      it->second.peer_closed = true;
+      if (it->second.out.size() == 0)
+        drop(id);
+      return;
+    }
+    case mux_control::reset:
+      drop_all();
+      return;
     }
   }
 
@@ -164,8 +164,9 @@ struct mux_pump::state {
       uint32_t len = get_u32(trunk_in.data() + pos + 4);
       if (len > mux_max_body || (id == 0 && len != 5))
         return make_error(error_code::invalid_argument,
-                          "corrupt channel stream: frame of " + std::to_string(len)
-                            + " bytes on channel " + std::to_string(id));
+                          "corrupt channel stream: frame of "
+                            + std::to_string(len) + " bytes on channel "
+                            + std::to_string(id));
       if (trunk_in.size() - pos - 8 < len)
         break;
       const char* body = trunk_in.data() + pos + 8;
@@ -212,7 +213,8 @@ status mux_pump::run() {
       trunk_events |= POLLOUT;
     fds.push_back({s.trunk, trunk_events, 0});
     if (s.opts.listen_fd >= 0)
-      fds.push_back({s.opts.listen_fd, trunk_full ? short{0} : short{POLLIN}, 0});
+      fds.push_back(
+        {s.opts.listen_fd, trunk_full ? short{0} : short{POLLIN}, 0});
     for (const auto& [id, ch] : s.channels) {
       short events = ch.peer_closed || trunk_full ? 0 : POLLIN;
       if (ch.out.size() > 0)

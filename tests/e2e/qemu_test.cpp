@@ -73,8 +73,8 @@ TEST_CASE("qemu: create, exec, sync push, diff, export, stop, disk list and "
   CHECK(f.pyro_json({"workspace", "status", id})["state"] == "stopped");
   CHECK(processes_naming(dir.string()).empty());
 
-  auto listed
-    = f.pyro_json({"workspace", "disk", "list", id, "/workspace", "--recursive"});
+  auto listed = f.pyro_json(
+    {"workspace", "disk", "list", id, "/workspace", "--recursive"});
   std::set<std::string> paths;
   for (const auto& e : listed["entries"])
     paths.insert(e["path"].get<std::string>());
@@ -143,7 +143,8 @@ TEST_CASE("qemu: workspaces restored from one warm snapshot are each their "
   // The second came from the snapshot the first one's create took.
   auto warm = f.cache.path() / "busybox" / "vm" / "warm";
   REQUIRE(fs::exists(warm));
-  const std::string probe = "hostname; date +%s; head -c 16 /dev/urandom | od -An -tx1";
+  const std::string probe
+    = "hostname; date +%s; head -c 16 /dev/urandom | od -An -tx1";
   auto out_a = f.out(a, probe);
   auto out_b = f.out(b, probe);
   CHECK(out_a.rfind(a + "\n", 0) == 0);
@@ -172,7 +173,8 @@ TEST_CASE("qemu: the accelerator probe boots the guest kernel, and refuses "
   REQUIRE(pulled.exit_code == 0);
   auto images = pyro::vmm::vm_images_of(f.cache.path() / "busybox");
   REQUIRE(pyro::vmm::vm_images_complete(images.dir.parent_path()));
-  auto tcg = pyro::vmm::probe_accelerator(images, "tcg", std::chrono::seconds{60});
+  auto tcg
+    = pyro::vmm::probe_accelerator(images, "tcg", std::chrono::seconds{60});
   INFO(tcg.reason);
   CHECK(tcg.ok);
   CHECK(tcg.reason.find("reached the guest's init") != std::string::npos);
@@ -181,9 +183,11 @@ TEST_CASE("qemu: the accelerator probe boots the guest kernel, and refuses "
   const auto& facts = pyro::vmm::cached_host_facts();
   if (facts.kvm.exists && facts.kvm.writable && !facts.kvm.stock_guest.ok) {
     auto started = std::chrono::steady_clock::now();
-    auto kvm = pyro::vmm::probe_accelerator(images, "kvm", std::chrono::seconds{5});
+    auto kvm
+      = pyro::vmm::probe_accelerator(images, "kvm", std::chrono::seconds{5});
     INFO(kvm.reason);
     CHECK_FALSE(kvm.ok);
-    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds{10});
+    CHECK(std::chrono::steady_clock::now() - started
+          < std::chrono::seconds{10});
   }
 }

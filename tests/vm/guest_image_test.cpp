@@ -69,7 +69,8 @@ void put(const fs::path& file, const std::string& body) {
 // wants crc32c first (by alias), the virtio drivers need the core.
 fs::path fake_modules(const fs::path& root) {
   auto k = root / "kernel";
-  put(k / "drivers/virtio/virtio_ring.ko", fake_module({"name=virtio_ring", "depends="}));
+  put(k / "drivers/virtio/virtio_ring.ko",
+      fake_module({"name=virtio_ring", "depends="}));
   put(k / "drivers/virtio/virtio.ko",
       fake_module({"depends=virtio_ring", "name=virtio"}));
   put(k / "drivers/virtio/virtio_mmio.ko",
@@ -187,16 +188,19 @@ TEST_CASE("the initramfs holds the agent as init, the console and ordered "
   CHECK(index_of(base, "crc32c_generic") < index_of(base, "ext4"));
   CHECK(index_of(base, "virtio_console") < base.size());
   CHECK(index_of(base, "vsock") == base.size()); // only for vsock guests
-  CHECK(index_of(vsock, "vsock") < index_of(vsock, "vmw_vsock_virtio_transport"));
+  CHECK(index_of(vsock, "vsock")
+        < index_of(vsock, "vmw_vsock_virtio_transport"));
 }
 
 TEST_CASE("vmlinux is recovered from the XZ stream inside a compressed "
           "kernel") {
   test::temp_dir dir;
-  std::string elf = "\x7f" "ELF" + std::string(5000, 'k');
+  std::string elf = "\x7f"
+                    "ELF"
+                    + std::string(5000, 'k');
   put(dir.path() / "payload", elf);
-  REQUIRE(test::run_process({"/usr/bin/xz", "-k", "-f",
-                             (dir.path() / "payload").string()})
+  REQUIRE(test::run_process(
+            {"/usr/bin/xz", "-k", "-f", (dir.path() / "payload").string()})
             .exit_code
           == 0);
   std::ifstream xz{dir.path() / "payload.xz", std::ios::binary};

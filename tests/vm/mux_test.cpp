@@ -86,7 +86,8 @@ struct echo_guest {
         char buf[8192];
         for (;;) {
           auto n = ::read(fd, buf, sizeof buf);
-          if (n <= 0 || !write_all(fd, std::string(buf, static_cast<size_t>(n))))
+          if (n <= 0
+              || !write_all(fd, std::string(buf, static_cast<size_t>(n))))
             break;
         }
         ::close(fd);
@@ -231,7 +232,8 @@ TEST_CASE("a corrupt trunk stops the pump with an error naming it") {
   int trunk[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, trunk) == 0);
   // Channel 1 claiming a 16 MiB frame: beyond the 64 KiB body limit.
-  auto bad = std::string("\x00\x00\x00\x01", 4) + std::string("\x01\x00\x00\x00", 4);
+  auto bad
+    = std::string("\x00\x00\x00\x01", 4) + std::string("\x01\x00\x00\x00", 4);
   REQUIRE(write_all(trunk[0], bad));
   mux_pump::options o;
   o.on_open = [](uint32_t) {

@@ -24,7 +24,8 @@ status make_root_image(const fs::path& rootfs, const fs::path& image) {
   // The image is sparse: its size is room the workspace may grow into,
   // not bytes spent now.
   constexpr uint64_t mib = 1u << 20;
-  uint64_t size_mib = std::max<uint64_t>(2048, 2 * tree_bytes(rootfs) / mib + 1024);
+  uint64_t size_mib
+    = std::max<uint64_t>(2048, 2 * tree_bytes(rootfs) / mib + 1024);
   std::error_code ec;
   fs::remove(image, ec);
   // Inode tables and journal initialised now: the kernel's lazy init

@@ -62,9 +62,9 @@ result<std::string> debugfs(const fs::path& image, const std::string& requests,
   auto out = scratch.path() / "out";
   if (auto w = sys::write_file_atomic(in, requests); !w)
     return w.err();
-  auto ran = run_shell(std::string{"debugfs "} + (writable ? "-w " : "")
-                         + "-f " + shell_quote(in) + " " + shell_quote(image)
-                         + " > " + shell_quote(out),
+  auto ran = run_shell(std::string{"debugfs "} + (writable ? "-w " : "") + "-f "
+                         + shell_quote(in) + " " + shell_quote(image) + " > "
+                         + shell_quote(out),
                        2min);
   if (!ran)
     return ran.err();
@@ -76,14 +76,14 @@ result<std::string> debugfs(const fs::path& image, const std::string& requests,
 
 std::string type_of(unsigned mode) {
   switch (mode & 0170000) {
-    case 0100000:
-      return "file";
-    case 0040000:
-      return "directory";
-    case 0120000:
-      return "symlink";
-    default:
-      return "other";
+  case 0100000:
+    return "file";
+  case 0040000:
+    return "directory";
+  case 0120000:
+    return "symlink";
+  default:
+    return "other";
   }
 }
 
@@ -147,9 +147,8 @@ std::string normalised(std::string path) {
 
 } // namespace
 
-result<std::vector<disk_entry>> list_disk(const fs::path& image,
-                                          const std::string& raw_path,
-                                          bool recursive) {
+result<std::vector<disk_entry>>
+list_disk(const fs::path& image, const std::string& raw_path, bool recursive) {
   auto path = normalised(raw_path);
   auto self = find_entry(image, path);
   if (!self)
@@ -181,9 +180,9 @@ result<disk_file> read_disk_file(const fs::path& image,
   if (!entry)
     return entry.err();
   if (entry->type != "file")
-    return make_error(error_code::invalid_argument,
-                      "'" + path + "' is a " + entry->type
-                        + ", not a regular file");
+    return make_error(error_code::invalid_argument, "'" + path + "' is a "
+                                                      + entry->type
+                                                      + ", not a regular file");
   scratch_dir scratch;
   auto word = debugfs_word(path);
   if (!word)
@@ -197,7 +196,8 @@ result<disk_file> read_disk_file(const fs::path& image,
   file.path = path;
   file.size = entry->size;
   file.content.resize(static_cast<size_t>(std::min(max_bytes, entry->size)));
-  in.read(file.content.data(), static_cast<std::streamsize>(file.content.size()));
+  in.read(file.content.data(),
+          static_cast<std::streamsize>(file.content.size()));
   file.content.resize(static_cast<size_t>(in.gcount()));
   file.truncated = entry->size > file.content.size();
   return file;

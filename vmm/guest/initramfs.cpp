@@ -21,8 +21,8 @@ namespace {
 using archive_ptr = std::unique_ptr<archive, decltype(&archive_write_free)>;
 
 // Every guest loads these; the vsock group only when its channel is vsock.
-const std::vector<std::string> base_modules = {"virtio_mmio", "virtio_blk",
-                                               "virtio_console", "ext4"};
+const std::vector<std::string> base_modules
+  = {"virtio_mmio", "virtio_blk", "virtio_console", "ext4"};
 const std::vector<std::string> vsock_modules = {"vmw_vsock_virtio_transport"};
 
 class cpio_writer {
@@ -91,8 +91,8 @@ status write_initramfs(const fs::path& out, const guest_kernel& kernel,
   if (!vsock)
     return vsock.err();
   cpio_writer cpio{out};
-  for (const char* dir : {"dev", "proc", "sys", "newroot", "lib", "lib/pyro",
-                          "lib/modules"})
+  for (const char* dir :
+       {"dev", "proc", "sys", "newroot", "lib", "lib/pyro", "lib/modules"})
     if (auto ok = cpio.add(dir, AE_IFDIR, 0755); !ok)
       return ok;
   // The kernel opens /dev/console for init's stdio before anything mounts.

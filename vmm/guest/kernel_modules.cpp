@@ -49,8 +49,8 @@ read_modinfo(const fs::path& ko) {
     return bad_module(ko, "not a 64-bit ELF file");
   Elf64_Ehdr header;
   std::memcpy(&header, elf.data(), sizeof header);
-  auto table_end = uint64_t{header.e_shoff}
-                   + uint64_t{header.e_shnum} * sizeof(Elf64_Shdr);
+  auto table_end
+    = uint64_t{header.e_shoff} + uint64_t{header.e_shnum} * sizeof(Elf64_Shdr);
   if (header.e_shentsize != sizeof(Elf64_Shdr) || table_end > elf.size()
       || header.e_shstrndx >= header.e_shnum)
     return bad_module(ko, "section table out of bounds");
@@ -72,8 +72,7 @@ read_modinfo(const fs::path& ko) {
     if (s.sh_offset + s.sh_size > elf.size())
       return bad_module(ko, ".modinfo out of bounds");
     std::map<std::string, std::vector<std::string>> info;
-    for (const auto& entry :
-         split(elf.substr(s.sh_offset, s.sh_size), '\0')) {
+    for (const auto& entry : split(elf.substr(s.sh_offset, s.sh_size), '\0')) {
       auto eq = entry.find('=');
       if (eq != std::string::npos)
         info[entry.substr(0, eq)].push_back(entry.substr(eq + 1));
@@ -135,8 +134,8 @@ load_order(const std::map<std::string, module_info>& modules,
   std::vector<module_info> order;
   std::set<std::string> placed;
   std::set<std::string> visiting;
-  std::function<status(const module_info&)> place =
-    [&](const module_info& m) -> status {
+  std::function<status(const module_info&)> place
+    = [&](const module_info& m) -> status {
     if (placed.count(m.name) != 0 || visiting.count(m.name) != 0)
       return {};
     visiting.insert(m.name);

@@ -37,8 +37,9 @@ const char* const wanted_members[] = {
 // The versioned package the linux-image-amd64 metapackage points at now.
 result<std::string> current_kernel_package(const fs::path& scratch) {
   auto out = scratch / "depends.txt";
-  auto ran = run_shell("apt-cache depends linux-image-amd64 > " + shell_quote(out),
-                       std::chrono::minutes{1});
+  auto ran
+    = run_shell("apt-cache depends linux-image-amd64 > " + shell_quote(out),
+                std::chrono::minutes{1});
   if (!ran)
     return ran.err();
   std::ifstream in{out};
@@ -77,9 +78,9 @@ result<guest_kernel> read_cached(const fs::path& dir) {
   return guest_kernel{j.value("package", ""), j.value("release", ""), dir};
 }
 
-result<guest_kernel> unpack(const fs::path& deb, const std::string& package,
-                            const fs::path& dir,
-                            const std::function<void(const std::string&)>& say) {
+result<guest_kernel>
+unpack(const fs::path& deb, const std::string& package, const fs::path& dir,
+       const std::function<void(const std::string&)>& say) {
   std::error_code ec;
   auto staging = dir.parent_path()
                  / (".staging-" + dir.filename().string() + "-"
@@ -118,9 +119,9 @@ result<guest_kernel> unpack(const fs::path& deb, const std::string& package,
   fs::remove_all(dir, ec);
   fs::rename(staging, dir, ec);
   if (ec)
-    return make_error(error_code::internal,
-                      "cannot install the kernel in " + dir.string() + ": "
-                        + ec.message());
+    return make_error(error_code::internal, "cannot install the kernel in "
+                                              + dir.string() + ": "
+                                              + ec.message());
   return read_cached(dir);
 }
 
@@ -136,7 +137,9 @@ status extract_vmlinux(const fs::path& vmlinuz, const fs::path& vmlinux) {
   auto image = sys::read_file(vmlinuz);
   if (!image)
     return image.err();
-  static const std::string xz_magic{"\xFD" "7zXZ\0", 6};
+  static const std::string xz_magic{"\xFD"
+                                    "7zXZ\0",
+                                    6};
   auto at = image->find(xz_magic);
   if (at == std::string::npos)
     return make_error(error_code::invalid_argument,
@@ -155,7 +158,9 @@ status extract_vmlinux(const fs::path& vmlinuz, const fs::path& vmlinux) {
   std::ifstream in{vmlinux, std::ios::binary};
   char magic[4] = {};
   in.read(magic, 4);
-  if (std::string(magic, 4) != "\x7f" "ELF")
+  if (std::string(magic, 4)
+      != "\x7f"
+         "ELF")
     return make_error(error_code::invalid_argument,
                       "the kernel in " + vmlinuz.string()
                         + " did not decompress to an ELF image");
@@ -171,7 +176,8 @@ ensure_guest_kernel(const std::function<void(const std::string&)>& progress) {
   auto cache = kernel_cache_dir();
   std::error_code ec;
   fs::create_directories(cache, ec);
-  auto lock = sys::file_lock::acquire(cache / ".lock", std::chrono::minutes{20});
+  auto lock
+    = sys::file_lock::acquire(cache / ".lock", std::chrono::minutes{20});
   if (!lock)
     return lock.err();
   auto scratch = cache / (".scratch-" + std::to_string(::getpid()));

@@ -46,8 +46,8 @@ json vm_images_info(const fs::path& install_dir) {
   auto j = json::parse(*text, nullptr, false);
   std::error_code ec;
   if (!j.is_object() || j.value("agent", json{}) != agent_stamp()
-      || !fs::exists(images.kernel(), ec)
-      || !fs::exists(images.initrd(), ec) || !fs::exists(images.disk(), ec))
+      || !fs::exists(images.kernel(), ec) || !fs::exists(images.initrd(), ec)
+      || !fs::exists(images.disk(), ec))
     return nullptr;
   return j;
 }
@@ -67,8 +67,9 @@ bool vm_images_wanted() {
          || !find_executable("firecracker").empty();
 }
 
-status build_vm_images(const fs::path& install_dir,
-                       const std::function<void(const std::string&)>& progress) {
+status
+build_vm_images(const fs::path& install_dir,
+                const std::function<void(const std::string&)>& progress) {
   auto say = [&](const std::string& line) {
     if (progress)
       progress(line);
@@ -89,7 +90,8 @@ status build_vm_images(const fs::path& install_dir,
     return e;
   };
   vm_images built{staging};
-  say("[pull] phase=vm-image environment=" + name + " kernel=" + kernel->release);
+  say("[pull] phase=vm-image environment=" + name
+      + " kernel=" + kernel->release);
   // A hard link when the caches share a file system: kernels are ~40 MiB.
   fs::create_hard_link(kernel->vmlinux(), built.kernel(), ec);
   if (ec) {
@@ -114,9 +116,9 @@ status build_vm_images(const fs::path& install_dir,
   fs::remove_all(final_dir, ec);
   fs::rename(staging, final_dir, ec);
   if (ec)
-    return fail(make_error(error_code::internal,
-                           "cannot install the VM images of " + name + ": "
-                             + ec.message()));
+    return fail(
+      make_error(error_code::internal, "cannot install the VM images of " + name
+                                         + ": " + ec.message()));
   return {};
 }
 

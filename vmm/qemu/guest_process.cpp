@@ -34,8 +34,8 @@ void guest_runtime::fill(qemu_settings& s) const {
 
 void guest_runtime::clear() const {
   std::error_code ec;
-  for (const auto& p : {dir / "qemu-agent.sock", qmp_socket(), relay_socket,
-                        pid_file})
+  for (const auto& p :
+       {dir / "qemu-agent.sock", qmp_socket(), relay_socket, pid_file})
     fs::remove(p, ec);
 }
 
@@ -66,8 +66,7 @@ result<process_identity> launch_guest(const qemu_settings& settings,
   vm_launch launch{qemu_argv(settings), settings.agent_socket,
                    runtime.relay_socket, runtime.pid_file};
   auto launch_file = runtime.dir / "vm-launch.json";
-  if (auto w = sys::write_file_atomic(launch_file, to_json(launch).dump(2));
-      !w)
+  if (auto w = sys::write_file_atomic(launch_file, to_json(launch).dump(2)); !w)
     return w.err();
   auto pid = spawn_detached({helper->string(), "run", launch_file.string()},
                             (runtime.dir / "vm.log").string());

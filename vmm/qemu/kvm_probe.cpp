@@ -29,10 +29,27 @@ fact probe_accelerator(const vm_images& images, const std::string& accel,
   auto console = dir / "console.log";
   auto tsc = host_tsc_khz();
   std::vector<std::string> argv{
-    qemu, "-M", "microvm", "-accel", accel, "-m", "256", "-smp", "1",
-    "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-    "-serial", "file:" + console.string(), "-kernel", images.kernel().string(),
-    "-initrd", images.initrd().string(), "-append",
+    qemu,
+    "-M",
+    "microvm",
+    "-accel",
+    accel,
+    "-m",
+    "256",
+    "-smp",
+    "1",
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-no-reboot",
+    "-serial",
+    "file:" + console.string(),
+    "-kernel",
+    images.kernel().string(),
+    "-initrd",
+    images.initrd().string(),
+    "-append",
     "console=ttyS0 panic=-1 quiet pyro.probe=1"
       + (tsc > 0 ? " tsc_early_khz=" + std::to_string(tsc) : std::string{})};
   pid_t pid = ::fork();
@@ -69,8 +86,9 @@ fact probe_accelerator(const vm_images& images, const std::string& accel,
     return {true, "a " + accel + " boot probe reached the guest's init in "
                     + std::to_string(took) + " ms"};
   if (!exited)
-    return {false, "a " + accel + " boot probe did not reach the guest's init "
-                     "within "
+    return {false, "a " + accel
+                     + " boot probe did not reach the guest's init "
+                       "within "
                      + std::to_string(deadline.count()) + " ms"};
   return {false, "a " + accel + " boot probe ended (exit "
                    + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status)
@@ -85,12 +103,12 @@ fact kvm_runs_stock_guests(const host_facts& facts, const vm_images& images) {
   if (info.is_null())
     return {false, "no guest image to probe KVM with yet"};
   std::error_code ec;
-  json key{{"host_kernel", facts.kernel_release},
-           {"qemu", facts.qemu_binary},
-           {"qemu_mtime", fs::last_write_time(facts.qemu_binary, ec)
-                            .time_since_epoch()
-                            .count()},
-           {"guest_kernel", info.value("kernel_release", "")}};
+  json key{
+    {"host_kernel", facts.kernel_release},
+    {"qemu", facts.qemu_binary},
+    {"qemu_mtime",
+     fs::last_write_time(facts.qemu_binary, ec).time_since_epoch().count()},
+    {"guest_kernel", info.value("kernel_release", "")}};
   auto cache = kernel_cache_dir() / "kvm-probe.json";
   if (auto text = sys::read_file(cache)) {
     auto j = json::parse(*text, nullptr, false);
@@ -100,7 +118,8 @@ fact kvm_runs_stock_guests(const host_facts& facts, const vm_images& images) {
   auto verdict = probe_accelerator(images, "kvm", std::chrono::seconds{10});
   static_cast<void>(sys::write_file_atomic(
     cache,
-    json{{"key", key}, {"ok", verdict.ok}, {"reason", verdict.reason}}.dump(2)));
+    json{{"key", key}, {"ok", verdict.ok}, {"reason", verdict.reason}}.dump(
+      2)));
   return verdict;
 }
 

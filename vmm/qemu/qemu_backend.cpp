@@ -44,9 +44,8 @@ status link_or_copy(const fs::path& from, const fs::path& to) {
   fs::create_hard_link(from, to, ec);
   if (!ec)
     return {};
-  return run_shell("cp --sparse=always " + shell_quote(from) + " "
-                     + shell_quote(to),
-                   10min);
+  return run_shell(
+    "cp --sparse=always " + shell_quote(from) + " " + shell_quote(to), 10min);
 }
 
 // The workspace's own disk chain, every link named relatively inside vm/:
@@ -171,7 +170,7 @@ qemu_settings qemu_backend::settings_for(const sandbox_spec& spec) const {
   auto images = images_of(spec);
   qemu_settings s;
   s.binary = find_executable("qemu-system-x86_64");
-  s.accel = !accel_.empty() ? accel_
+  s.accel = !accel_.empty()                                         ? accel_
             : kvm_runs_stock_guests(cached_host_facts(), images).ok ? "kvm"
                                                                     : "tcg";
   s.vcpu_count = spec.vcpu_count;
@@ -211,8 +210,8 @@ result<agent_endpoint> qemu_backend::boot(const sandbox_spec& spec) {
           if (auto restored = boot_guest(spec, s); restored)
             return restored;
           else
-            note(spec, "warm start failed, booting cold: "
-                         + restored.err().message);
+            note(spec,
+                 "warm start failed, booting cold: " + restored.err().message);
         }
         remove_disk(spec);
         s.incoming.clear();

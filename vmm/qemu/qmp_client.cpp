@@ -108,8 +108,8 @@ result<json> qmp_client::execute(const std::string& command, json arguments,
   auto text = request.dump() + "\n";
   if (::send(fd_, text.data(), text.size(), MSG_NOSIGNAL)
       != static_cast<ssize_t>(text.size()))
-    return make_error(error_code::unavailable,
-                      "cannot send QMP " + command + ": " + std::strerror(errno));
+    return make_error(error_code::unavailable, "cannot send QMP " + command
+                                                 + ": " + std::strerror(errno));
   auto deadline = clock_type::now() + timeout;
   for (;;) {
     auto message = read_message(deadline);

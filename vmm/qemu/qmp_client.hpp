@@ -29,18 +29,17 @@ public:
   ~qmp_client();
 
   /// Runs one command; its "return" value, or its error as `unavailable`.
-  result<nlohmann::json> execute(const std::string& command,
-                                 nlohmann::json arguments = nullptr,
-                                 std::chrono::milliseconds timeout
-                                 = std::chrono::seconds{10});
+  result<nlohmann::json>
+  execute(const std::string& command, nlohmann::json arguments = nullptr,
+          std::chrono::milliseconds timeout = std::chrono::seconds{10});
 
 private:
   explicit qmp_client(int fd) : fd_(fd) {
     // nop
   }
 
-  result<nlohmann::json> read_message(std::chrono::steady_clock::time_point
-                                        deadline);
+  result<nlohmann::json>
+  read_message(std::chrono::steady_clock::time_point deadline);
 
   int fd_ = -1;
   std::string buffer_;

@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
   auto text = sys::read_file(argv[2]);
   if (!text)
     return fail(text.err().message);
-  auto launch = vmm::vm_launch_from_json(
-    nlohmann::json::parse(*text, nullptr, false));
+  auto launch
+    = vmm::vm_launch_from_json(nlohmann::json::parse(*text, nullptr, false));
   if (!launch)
     return fail(launch.err().message);
   std::signal(SIGTERM, on_stop);

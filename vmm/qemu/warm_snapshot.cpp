@@ -38,7 +38,8 @@ json snapshot_key(const vm_images& images, const qemu_settings& s) {
 
 std::string key_name(const json& key) {
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016zx", std::hash<std::string>{}(key.dump()));
+  std::snprintf(hex, sizeof hex, "%016zx",
+                std::hash<std::string>{}(key.dump()));
   return hex;
 }
 
@@ -58,8 +59,8 @@ public:
     // Sockets live in /tmp: the cache path may be too long for sun_path.
     char tmpl[] = "/tmp/pyro-warm-XXXXXX";
     if (::mkdtemp(tmpl) != nullptr)
-      runtime_ = {tmpl, fs::path{tmpl} / "relay.sock",
-                  fs::path{tmpl} / "pid.json"};
+      runtime_
+        = {tmpl, fs::path{tmpl} / "relay.sock", fs::path{tmpl} / "pid.json"};
   }
   ~temp_runtime() {
     std::error_code ec;
@@ -78,8 +79,7 @@ private:
 };
 
 // Boots the template guest on `staging`'s disk and saves its memory there.
-status take_snapshot(qemu_settings s,
-                     const warm_snapshot& staging) {
+status take_snapshot(qemu_settings s, const warm_snapshot& staging) {
   temp_runtime runtime;
   if (runtime.get().dir.empty())
     return make_error(error_code::internal, "cannot create a scratch dir");
@@ -98,8 +98,8 @@ status take_snapshot(qemu_settings s,
   if (auto ready = wait_for_agent(*supervisor, runtime.get(),
                                   clock_type::now() + vm_boot_timeout());
       !ready)
-    return ended(make_error(ready.err().code, ready.err().message
-                                                + runtime.get().log_tail()));
+    return ended(make_error(ready.err().code,
+                            ready.err().message + runtime.get().log_tail()));
   auto qmp = qmp_client::connect(runtime.get().qmp_socket(), 5s);
   if (!qmp)
     return ended(qmp.err());
@@ -147,9 +147,8 @@ result<warm_snapshot> ensure_warm_snapshot(const vm_images& images,
     return lock.err();
   if (complete(found, key))
     return found;
-  warm_snapshot staging{root
-                        / (".staging-" + key_name(key) + "-"
-                           + std::to_string(::getpid()))};
+  warm_snapshot staging{
+    root / (".staging-" + key_name(key) + "-" + std::to_string(::getpid()))};
   fs::remove_all(staging.dir, ec);
   fs::create_directories(staging.dir, ec);
   auto fail = [&](const error& e) {
@@ -158,8 +157,8 @@ result<warm_snapshot> ensure_warm_snapshot(const vm_images& images,
   };
   fs::create_hard_link(images.disk(), staging.base(), ec);
   if (ec)
-    return fail(make_error(error_code::internal, "cannot link the root image: "
-                                                   + ec.message()));
+    return fail(make_error(error_code::internal,
+                           "cannot link the root image: " + ec.message()));
   if (auto made = make_overlay("base.ext4", "raw", staging.disk()); !made)
     return fail(made.err());
   if (auto taken = take_snapshot(settings, staging); !taken)
@@ -171,8 +170,9 @@ result<warm_snapshot> ensure_warm_snapshot(const vm_images& images,
   fs::remove_all(found.dir, ec);
   fs::rename(staging.dir, found.dir, ec);
   if (ec)
-    return fail(make_error(error_code::internal,
-                           "cannot install the warm snapshot: " + ec.message()));
+    return fail(
+      make_error(error_code::internal,
+                 "cannot install the warm snapshot: " + ec.message()));
   return found;
 }
 
