@@ -2,6 +2,7 @@
 
 #include "actors/create_request.hpp"
 #include "actors/guest_calls.hpp"
+#include "actors/sandbox_pool.hpp"
 #include "actors/workspace.hpp"
 
 namespace pyro {
@@ -23,6 +24,9 @@ registry_actor::behavior_type
 registry_impl(registry_actor::stateful_pointer<registry_state> self,
               registry_config config) {
   self->state.config = std::move(config);
+  if (int target = self->state.config.sandbox_pool; target > 0)
+    self->state.pool = self->spawn<caf::detached + caf::linked>(
+      pool_impl, self->state.config.store, target);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& children = self->state.children;
     for (auto i = children.begin(); i != children.end(); ++i) {
@@ -56,7 +60,7 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       return child;
     },
     [=](create_atom, create_request& request,
-        progress_sink& progress) -> caf::delegated<workspace_record> {
+        progress_sink& progress) -> caf::result<workspace_record> {
       auto& st = self->state;
       std::string id;
       do
@@ -65,8 +69,25 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       auto child = spawn_child(self, id);
       self->monitor(child);
       st.children.emplace(id, child);
-      return self->delegate(child, create_atom_v, std::move(request),
-                            std::move(progress));
+      if (!st.pool || request.network_policy != "off")
+        return self->delegate(child, create_atom_v, std::move(request),
+                              std::move(progress));
+      // Once a create has taken (or missed) a parked sandbox, the pool
+      // parks the next one while the caller works in this one.
+      auto rp = self->make_response_promise<workspace_record>();
+      self
+        ->request(child, caf::infinite, create_atom_v, std::move(request),
+                  std::move(progress))
+        .then(
+          [=](workspace_record& record) mutable {
+            if (record.backend == "sandbox")
+              self->send(self->state.pool, refill_atom_v, record.environment,
+                         static_cast<int32_t>(record.vcpu_count),
+                         static_cast<int32_t>(record.mem_mib));
+            rp.deliver(std::move(record));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
     [=](guest_atom, const std::string& id, const std::string& op,
         const std::string& args) -> caf::delegated<std::string> {

@@ -14,6 +14,8 @@ struct registry_config {
   /// Workspace actors do blocking I/O, so production runs each on its own
   /// thread; deterministic tests keep them on the test scheduler.
   bool detached_children = true;
+  /// Parked sandboxes to keep ready (actors/sandbox_pool.hpp); 0: none.
+  int sandbox_pool = 0;
 };
 
 struct registry_state {
@@ -21,6 +23,8 @@ struct registry_state {
   std::unordered_map<std::string, workspace_actor> children;
   /// Abnormal exits per workspace id, for supervision reports.
   std::unordered_map<std::string, int32_t> failures;
+  /// Refills the sandbox pool after creates; null without a pool.
+  pool_actor pool;
   static inline const char* name = "registry";
 };
 

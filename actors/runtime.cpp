@@ -4,13 +4,13 @@
 
 namespace pyro {
 
-runtime::runtime(std::filesystem::path home)
+runtime::runtime(std::filesystem::path home, int sandbox_pool)
   : store_(std::make_shared<const state_store>(std::move(home))) {
   add_message_types(cfg_);
   cfg_.set("logger.file-verbosity", caf::atom("quiet"));
   cfg_.set("logger.console-verbosity", caf::atom("quiet"));
   system_ = std::make_unique<caf::actor_system>(cfg_);
-  registry_ = system_->spawn(registry_impl, registry_config{store_, true});
+  registry_ = system_->spawn(registry_impl, registry_config{store_, true, sandbox_pool});
 }
 
 runtime::~runtime() {

@@ -15,7 +15,8 @@ namespace pyro {
 /// the sandbox.
 class runtime {
 public:
-  explicit runtime(std::filesystem::path home);
+  /// `sandbox_pool`: parked sandboxes to keep ready for creates.
+  explicit runtime(std::filesystem::path home, int sandbox_pool = 0);
   ~runtime();
 
   runtime(const runtime&) = delete;

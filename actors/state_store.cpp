@@ -1,7 +1,11 @@
 #include "actors/state_store.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <random>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -81,7 +85,7 @@ result<workspace_record> state_store::load(const std::string& id) const {
   return record;
 }
 
-status state_store::save(const workspace_record& record) const {
+status state_store::save(const workspace_record& record, bool durable) const {
   if (auto valid = validate_workspace_id(record.workspace_id); !valid)
     return valid;
   std::error_code ec;
@@ -93,9 +97,36 @@ status state_store::save(const workspace_record& record) const {
                         + ec.message());
   auto path = record_path(record.workspace_id);
   sys::remove_stale_temp_files(path);
+  // The version being replaced stays linked under superseded/ so that the
+  // rename does not free its blocks now: on a disk mounted with online
+  // discard, the next journal commit (the next fsync, anyone's) waits for
+  // the blocks freed before it. tidy() frees them in batches.
+  if (fs::exists(path, ec)) {
+    auto superseded = workspace_dir(record.workspace_id) / "superseded";
+    fs::create_directories(superseded, ec);
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    auto kept = superseded / std::to_string(rng());
+    if (::link(path.c_str(), kept.c_str()) != 0)
+      return make_error(error_code::internal, "cannot keep " + path.string()
+                                                + ": " + std::strerror(errno));
+  }
   auto j = to_json(record);
   j.erase("service_counts"); // live, asked of the agent
-  return sys::write_file_atomic(path, dump_json(j, 2) + "\n", 0600);
+  auto text = dump_json(j, 2) + "\n";
+  return durable ? sys::write_file_atomic(path, text, 0600)
+                 : sys::write_file_atomic_unsynced(path, text, 0600);
+}
+
+void state_store::tidy(const std::string& id, size_t batch) const {
+  std::error_code ec;
+  std::vector<fs::path> kept;
+  for (const auto& e :
+       fs::directory_iterator(workspace_dir(id) / "superseded", ec))
+    kept.push_back(e.path());
+  if (kept.size() < batch)
+    return;
+  for (const auto& path : kept)
+    fs::remove(path, ec);
 }
 
 std::vector<workspace_entry> state_store::list() const {

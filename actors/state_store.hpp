@@ -50,7 +50,13 @@ public:
   result<workspace_record> load(const std::string& id) const;
 
   /// Writes the record atomically, creating the workspace directory.
-  status save(const workspace_record& record) const;
+  /// `durable` = false skips the fsyncs, for transient states whose record
+  /// a power loss may take (an unreadable record is still deletable).
+  status save(const workspace_record& record, bool durable = true) const;
+
+  /// Frees the record versions save() replaced, once there are `batch` of
+  /// them; workspace actors call it off the caller's path.
+  void tidy(const std::string& id, size_t batch = 1) const;
 
   /// Every workspace, most recently active first; unreadable records are
   /// listed with their problem instead of failing the whole list.

@@ -19,6 +19,15 @@ caf::result<T> reply(result<T>&& r) {
   return std::move(*r);
 }
 
+// Frees what save() superseded, in batches and on a thread of its own, so
+// that few requests meet the disk's discards (state_store::save).
+void tidy_later(workspace_actor::stateful_pointer<workspace_state> self) {
+  constexpr size_t batch = 32;
+  self->spawn<caf::detached>([store = self->state.store, id = self->state.id] {
+    store->tidy(id, batch);
+  });
+}
+
 } // namespace
 
 workspace_actor::behavior_type
@@ -67,10 +76,12 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
         self->quit(); // nothing exists for this id any more
         return to_caf(record.err());
       }
+      tidy_later(self);
       return std::move(*record);
     },
     [=](exec_atom, const exec_request& request) -> caf::result<exec_result> {
       auto out = exec_in_workspace(*self->state.store, self->state.id, request);
+      tidy_later(self);
       if (!out)
         return to_caf(out.err());
       return std::move(*out);

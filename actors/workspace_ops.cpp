@@ -7,6 +7,7 @@
 #include "actors/archive/safe_archive.hpp"
 #include "actors/journal.hpp"
 #include "actors/published_ports.hpp"
+#include "actors/sandbox_pool.hpp"
 #include "actors/secret_store.hpp"
 #include "actors/teardown.hpp"
 #include "messages/json_text.hpp"
@@ -128,7 +129,9 @@ result<workspace_record> create_workspace_now(const state_store& store,
   record.execution_mode = std::string{(*backend)->execution_mode()};
   for (const auto& s : request.secrets)
     record.secrets.push_back({s.name, s.source_kind});
-  if (auto saved = store.save(record); !saved)
+  // Only there so that a create killed half-way can be cleaned up; the
+  // "started" record below is the durable one.
+  if (auto saved = store.save(record, false); !saved)
     return saved.err();
   teardown_guard guard{store, id};
   if (auto kept = save_secret_values(store, id, request.secrets); !kept)
@@ -150,7 +153,7 @@ result<workspace_record> create_workspace_now(const state_store& store,
 
   say(progress,
       "[create] phase=boot workspace_id=" + id + " backend=" + record.backend);
-  auto link = boot_workspace(store, record);
+  auto link = claim_or_boot(store, record);
   if (!link)
     return link.err();
   if (seed) {
@@ -206,6 +209,23 @@ result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
   if (!endpoint)
     return endpoint.err();
   auto link = connect_agent(*endpoint);
+  if (!link)
+    return link.err();
+  if (auto put = materialise_secrets(store, r, **link); !put)
+    return put.err();
+  return link;
+}
+
+result<std::unique_ptr<agent_link>> claim_or_boot(const state_store& store,
+                                                  const workspace_record& r) {
+  if (r.backend != "sandbox" || r.network_policy != "off")
+    return boot_workspace(store, r);
+  // A failed claim has destroyed what it took; a cold boot still works.
+  auto claimed = sandbox_pool{store}.claim(
+    {r.environment, r.vcpu_count, r.mem_mib}, r.workspace_id);
+  if (!claimed)
+    return boot_workspace(store, r);
+  auto link = connect_agent(*claimed);
   if (!link)
     return link.err();
   if (auto put = materialise_secrets(store, r, **link); !put)

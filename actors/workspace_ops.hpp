@@ -30,6 +30,11 @@ result<workspace_record> create_workspace_now(const state_store& store,
 result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
                                                    const workspace_record& r);
 
+/// For a new workspace: a parked sandbox from the pool when one fits (the
+/// sandbox backend, network policy off), else boot_workspace.
+result<std::unique_ptr<agent_link>> claim_or_boot(const state_store& store,
+                                                  const workspace_record& r);
+
 /// A link to the running agent of a started workspace.
 result<std::unique_ptr<agent_link>> open_agent(const state_store& store,
                                                const workspace_record& record);

@@ -2,11 +2,13 @@
 //
 //   pyro-agent --listen ADDRESS [--root DIR] [--sandbox] [--hostname N]
 //
-// ADDRESS is unix:PATH, vsock:PORT or vport:NAME. Inside a sandbox it is
-// PID 1 and the launcher has set up the mounts (--sandbox); in a VM it is
-// first the initramfs's /init (PID 1, no arguments), which mounts the root
-// disk and runs it again from there to do init duties; on the host
-// (host-compat backend, tests) --root names the directory that plays "/".
+// ADDRESS is unix:PATH, vsock:PORT, vport:NAME or fd:N (an inherited
+// listening socket: a parked sandbox binds it before the agent starts).
+// Inside a sandbox it is PID 1 and the launcher has set up the mounts
+// (--sandbox); in a VM it is first the initramfs's /init (PID 1, no
+// arguments), which mounts the root disk and runs it again from there to do
+// init duties; on the host (host-compat backend, tests) --root names the
+// directory that plays "/".
 
 #include <cstdio>
 #include <cstring>
@@ -45,7 +47,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "pyro-agent: unknown argument '%s'\n"
-                   "usage: pyro-agent --listen unix:PATH|vsock:PORT|vport:NAME "
+                   "usage: pyro-agent --listen unix:PATH|vsock:PORT|vport:NAME|fd:N "
                    "[--root DIR] [--sandbox] [--hostname NAME]\n",
                    arg.c_str());
       return 2;

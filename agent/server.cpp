@@ -139,6 +139,21 @@ status serve_unix(const agent_context& ctx, const std::string& socket_path) {
   return accept_loop(ctx, listener);
 }
 
+// A listening socket made by whoever started the agent: a parked sandbox
+// binds it before the agent exists, so connections queue instead of failing.
+status serve_inherited(const agent_context& ctx, const std::string& fd_text) {
+  int fd = std::atoi(fd_text.c_str());
+  int listening = 0;
+  socklen_t len = sizeof(listening);
+  if (fd < 3
+      || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0
+      || listening == 0)
+    return make_error(error_code::invalid_argument,
+                      "fd " + fd_text + " is not a listening socket");
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return accept_loop(ctx, fd);
+}
+
 status serve_vsock(const agent_context& ctx, const std::string& port_text) {
   int port = std::atoi(port_text.c_str());
   int listener = ::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -222,11 +237,13 @@ status serve(const agent_context& ctx, const std::string& address) {
     return serve_unix(ctx, rest);
   if (scheme == "vsock")
     return serve_vsock(ctx, rest);
+  if (scheme == "fd")
+    return serve_inherited(ctx, rest);
   if (scheme == "vport" && !rest.empty())
     return serve_virtio_port(ctx, rest);
   return make_error(error_code::invalid_argument,
                     "cannot listen on '" + address
-                      + "': expected unix:PATH, vsock:PORT or vport:NAME");
+                      + "': expected unix:PATH, vsock:PORT, vport:NAME or fd:N");
 }
 
 } // namespace pyro::agent

@@ -39,6 +39,7 @@ CAF_ADD_ATOM(pyro, pyro, snap_list_atom, "snap_list")
 CAF_ADD_ATOM(pyro, pyro, snap_del_atom, "snap_del")
 CAF_ADD_ATOM(pyro, pyro, reset_atom, "reset")
 CAF_ADD_ATOM(pyro, pyro, guest_atom, "guest")
+CAF_ADD_ATOM(pyro, pyro, refill_atom, "refill")
 
 CAF_ADD_TYPE_ID(pyro, (pyro::error_code))
 CAF_ADD_TYPE_ID(pyro, (pyro::workspace_seed))
@@ -112,6 +113,11 @@ using registry_actor = caf::typed_actor<
   // arguments in, the JSON reply out (actors/guest_calls.hpp).
   caf::replies_to<guest_atom, std::string, std::string,
                   std::string>::with<std::string>>;
+
+/// Keeps parked sandboxes ready: environment, vCPUs and MiB of the shape
+/// that was just created (actors/sandbox_pool.hpp).
+using pool_actor = caf::typed_actor<
+  caf::reacts_to<refill_atom, std::string, int32_t, int32_t>>;
 
 /// Registers the block with a config; every actor system in pyro calls this.
 void add_message_types(caf::actor_system_config& cfg);

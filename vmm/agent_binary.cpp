@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 namespace pyro::vmm {
@@ -40,6 +41,15 @@ result<fs::path> sandbox_helper_binary() {
 
 result<fs::path> vm_helper_binary() {
   return companion_binary("pyro-vm", "PYRO_VM_BINARY");
+}
+
+nlohmann::json binary_stamp(const result<fs::path>& binary) {
+  if (!binary)
+    return nullptr;
+  std::error_code ec;
+  auto size = fs::file_size(*binary, ec);
+  auto mtime = fs::last_write_time(*binary, ec).time_since_epoch().count();
+  return nlohmann::json{{"size", size}, {"mtime", mtime}};
 }
 
 } // namespace pyro::vmm

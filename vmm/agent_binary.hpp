@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "messages/error.hpp"
 
 namespace pyro::vmm {
@@ -19,6 +21,10 @@ result<std::filesystem::path> agent_binary();
 /// The `pyro-sandbox` helper that builds namespace sandboxes
 /// (PYRO_SANDBOX_BINARY).
 result<std::filesystem::path> sandbox_helper_binary();
+
+/// Size and modification time of a program, to tell when what was built
+/// from it (VM images, parked sandboxes) is stale; null if it is missing.
+nlohmann::json binary_stamp(const result<std::filesystem::path>& binary);
 
 /// The `pyro-vm` supervisor of QEMU guests (PYRO_VM_BINARY).
 result<std::filesystem::path> vm_helper_binary();

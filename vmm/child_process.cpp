@@ -127,6 +127,59 @@ result<pid_t> spawn_detached(const std::vector<std::string>& argv,
   return pid;
 }
 
+result<std::string> exchange_line(const std::string& path,
+                                  const std::string& text,
+                                  std::chrono::milliseconds timeout) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path))
+    return make_error(error_code::invalid_argument,
+                      "socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto failed = [&](const std::string& what) {
+    auto e = make_error(error_code::unavailable,
+                        what + " " + path + ": " + std::strerror(errno));
+    if (fd >= 0)
+      ::close(fd);
+    return e;
+  };
+  if (fd < 0
+      || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    return failed("cannot connect to");
+  if (::send(fd, text.data(), text.size(), MSG_NOSIGNAL)
+      != static_cast<ssize_t>(text.size()))
+    return failed("cannot write to");
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string answer;
+  char buf[512];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    int ready
+      = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR)
+      continue;
+    if (ready <= 0) {
+      ::close(fd);
+      return make_error(error_code::deadline_exceeded,
+                        "no answer on " + path + " within "
+                          + std::to_string(timeout.count()) + " ms");
+    }
+    auto n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return failed("cannot read from");
+    if (n == 0)
+      break;
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return answer;
+}
+
 status wait_for_socket(const std::string& path,
                        std::chrono::milliseconds timeout) {
   sockaddr_un addr{};

@@ -25,6 +25,12 @@ result<child_result> run_helper(const std::vector<std::string>& argv,
 result<pid_t> spawn_detached(const std::vector<std::string>& argv,
                              const std::string& log);
 
+/// Connects to a Unix socket, writes `text` and returns everything read
+/// until the peer closes; `deadline_exceeded` after `timeout`.
+result<std::string> exchange_line(const std::string& path,
+                                  const std::string& text,
+                                  std::chrono::milliseconds timeout);
+
 /// Waits until a Unix socket accepts a connection, or `timeout` passes.
 status wait_for_socket(const std::string& path,
                        std::chrono::milliseconds timeout);

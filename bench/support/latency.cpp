@@ -20,12 +20,23 @@ double samples::percentile(double p) const {
 
 samples measure(std::string name, int warmup, int runs,
                 const std::function<bool()>& body) {
+  return measure(std::move(name), warmup, runs, {}, body);
+}
+
+samples measure(std::string name, int warmup, int runs,
+                const std::function<void()>& before,
+                const std::function<bool()>& body) {
   samples out{std::move(name), {}};
-  for (int i = 0; i < warmup; ++i)
+  for (int i = 0; i < warmup; ++i) {
+    if (before)
+      before();
     if (!body())
       return out;
+  }
   out.us.reserve(static_cast<size_t>(runs));
   for (int i = 0; i < runs; ++i) {
+    if (before)
+      before();
     auto start = std::chrono::steady_clock::now();
     bool ok = body();
     auto end = std::chrono::steady_clock::now();

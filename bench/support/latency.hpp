@@ -35,6 +35,11 @@ struct samples {
 samples measure(std::string name, int warmup, int runs,
                 const std::function<bool()>& body);
 
+/// The same, running `before` untimed ahead of each run.
+samples measure(std::string name, int warmup, int runs,
+                const std::function<void()>& before,
+                const std::function<bool()>& body);
+
 /// "Linux 6.1 x86_64, 2 cores, <cpu model>": absolute figures are labelled
 /// with the machine they came from.
 std::string machine_label();

@@ -10,6 +10,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/sandbox_pool.hpp"
 #include "frontends/cli/arguments.hpp"
 #include "frontends/cli/demo.hpp"
 #include "frontends/cli/render.hpp"
@@ -195,7 +196,12 @@ int run(int argc, char** argv) {
   if (!args)
     return report_error(args.err(), as_json);
   try {
-    Pyro sdk;
+    // A one-shot command would only park a sandbox to drain it on exit; it
+    // still takes one that a longer-lived process parked.
+    pyro_options options;
+    options.sandbox_pool
+      = chosen->op().cli == "mcp serve" ? sandbox_pool_target(1) : 0;
+    Pyro sdk{options};
     // Progress lines go to stderr, so stdout stays the result alone.
     auto progress = [](const std::string& line) {
       std::cerr << line << std::endl;

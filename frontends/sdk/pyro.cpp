@@ -4,6 +4,7 @@
 
 #include "actors/call.hpp"
 #include "actors/runtime.hpp"
+#include "actors/sandbox_pool.hpp"
 #include "actors/workspace_ops.hpp"
 #include "messages/sys/clock.hpp"
 #include "messages/sys/home_dirs.hpp"
@@ -50,7 +51,10 @@ Pyro::Pyro() : Pyro(pyro_options{}) {
 
 Pyro::Pyro(pyro_options options)
   : home_(options.home.empty() ? sys::pyro_home() : options.home),
-    timeout_(options.timeout), runtime_(std::make_unique<runtime>(home_)) {
+    timeout_(options.timeout),
+    runtime_(std::make_unique<runtime>(
+      home_, options.sandbox_pool >= 0 ? options.sandbox_pool
+                                       : sandbox_pool_target(1))) {
   // nop
 }
 
@@ -106,6 +110,9 @@ result<std::vector<std::string>> Pyro::prune_environments() {
                         "repair or delete it before pruning");
     in_use.insert(e.record.environment);
   }
+  // Parked sandboxes are not workspaces; they would keep a removed root
+  // file system mounted, so they go first.
+  sandbox_pool{runtime_->store()}.drain({}, true);
   return vmm::prune_environments(in_use);
 }
 

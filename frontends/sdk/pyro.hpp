@@ -35,6 +35,10 @@ struct pyro_options {
   std::filesystem::path home;
   /// Upper bound on any one call into the runtime.
   std::chrono::milliseconds timeout = std::chrono::minutes{10};
+  /// Sandboxes kept parked so that creates on the sandbox backend start in
+  /// a few milliseconds; drained when this object goes. Below 0:
+  /// PYRO_SANDBOX_POOL, else 1.
+  int sandbox_pool = -1;
 };
 
 struct environment_entry {

@@ -39,8 +39,10 @@ status sync_directory(const std::filesystem::path& dir) {
   return {};
 }
 
-status write_file_atomic(const std::filesystem::path& path,
-                         std::string_view contents, unsigned mode) {
+namespace {
+
+status write_atomically(const std::filesystem::path& path,
+                        std::string_view contents, unsigned mode, bool sync) {
   auto dir = path.parent_path();
   if (dir.empty())
     dir = ".";
@@ -67,13 +69,25 @@ status write_file_atomic(const std::filesystem::path& path,
     data += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fsync(fd.get()) != 0)
+  if (sync && ::fsync(fd.get()) != 0)
     return fail("cannot fsync");
   if (::close(fd.release()) != 0)
     return fail("cannot close");
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return fail("cannot rename over " + path.string() + " from");
-  return sync_directory(dir);
+  return sync ? sync_directory(dir) : status{};
+}
+
+} // namespace
+
+status write_file_atomic(const std::filesystem::path& path,
+                         std::string_view contents, unsigned mode) {
+  return write_atomically(path, contents, mode, true);
+}
+
+status write_file_atomic_unsynced(const std::filesystem::path& path,
+                                  std::string_view contents, unsigned mode) {
+  return write_atomically(path, contents, mode, false);
 }
 
 void remove_stale_temp_files(const std::filesystem::path& path) {

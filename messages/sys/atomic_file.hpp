@@ -15,6 +15,13 @@ namespace pyro::sys {
 status write_file_atomic(const std::filesystem::path& path,
                          std::string_view contents, unsigned mode = 0644);
 
+/// The same without the fsyncs: still all-or-nothing for readers and for a
+/// killed writer, but a power loss may leave the old file, no file or an
+/// empty one. For state that is transient and cleaned up when unreadable.
+status write_file_atomic_unsynced(const std::filesystem::path& path,
+                                  std::string_view contents,
+                                  unsigned mode = 0644);
+
 /// Removes temp files that `write_file_atomic` left beside `path` when its
 /// writer was killed half-way (their pid no longer runs).
 void remove_stale_temp_files(const std::filesystem::path& path);

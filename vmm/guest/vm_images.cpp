@@ -27,13 +27,7 @@ namespace {
 
 // The initramfs carries the agent: a rebuilt agent makes the images stale.
 json agent_stamp() {
-  auto agent = agent_binary();
-  if (!agent)
-    return nullptr;
-  std::error_code ec;
-  auto size = fs::file_size(*agent, ec);
-  auto mtime = fs::last_write_time(*agent, ec).time_since_epoch().count();
-  return json{{"size", size}, {"mtime", mtime}};
+  return binary_stamp(agent_binary());
 }
 
 } // namespace

@@ -4,6 +4,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
 #include <unistd.h>
 
 namespace pyro::vmm {
@@ -123,10 +127,14 @@ void remove_cgroups(const std::string& id) {
     candidates.push_back(fs::path{root} / "pyro" / id);
   for (const char* controller : {"memory", "cpu", "pids"})
     candidates.push_back(fs::path{"/sys/fs/cgroup"} / controller / "pyro" / id);
-  // cgroup directories are removed with rmdir; their files are virtual.
+  // cgroup directories are removed with rmdir; their files are virtual. A
+  // process that was just killed can keep its cgroup busy for a moment
+  // after it stops counting as alive.
   for (const auto& dir : candidates)
-    if (fs::is_directory(dir, ec))
-      ::rmdir(dir.c_str());
+    for (int tries = 0; fs::is_directory(dir, ec) && ::rmdir(dir.c_str()) != 0
+                        && errno == EBUSY && tries < 250;
+         ++tries)
+      std::this_thread::sleep_for(std::chrono::milliseconds{2});
 }
 
 } // namespace pyro::vmm

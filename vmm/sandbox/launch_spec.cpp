@@ -18,7 +18,9 @@ nlohmann::json to_json(const launch_spec& s) {
                         {"mem_mib", s.mem_mib},
                         {"network_policy", s.network_policy},
                         {"slirp_binary", s.slirp_binary.string()},
-                        {"slirp_socket", s.slirp_socket.string()}};
+                        {"slirp_socket", s.slirp_socket.string()},
+                        {"park", s.park},
+                        {"owner_pid", s.owner_pid}};
 }
 
 result<launch_spec> launch_spec_from_json(const nlohmann::json& j) {
@@ -38,6 +40,8 @@ result<launch_spec> launch_spec_from_json(const nlohmann::json& j) {
     s.network_policy = j.at("network_policy").get<std::string>();
     s.slirp_binary = j.value("slirp_binary", std::string{});
     s.slirp_socket = j.value("slirp_socket", std::string{});
+    s.park = j.value("park", false);
+    s.owner_pid = j.value("owner_pid", 0);
     return s;
   } catch (const nlohmann::json::exception& e) {
     return make_error(error_code::invalid_argument,

@@ -30,6 +30,13 @@ struct launch_spec {
   std::filesystem::path slirp_binary;
   /// Where slirp4netns listens for port-forwarding requests.
   std::filesystem::path slirp_socket;
+  /// Build everything but stop short of the hostname, confinement and the
+  /// agent: PID 1 waits on park.sock in the socket dir for the workspace
+  /// id it is claimed for (see sandbox_backend::claim).
+  bool park = false;
+  /// With `park`: the process keeping the pool. A parked sandbox ends with
+  /// it, so that one killed without draining its pool leaves none behind.
+  int owner_pid = 0;
 };
 
 nlohmann::json to_json(const launch_spec& spec);
@@ -39,5 +46,6 @@ result<launch_spec> launch_spec_from_json(const nlohmann::json& j);
 inline constexpr const char* guest_agent_path = "/run/pyro-agent";
 inline constexpr const char* guest_socket_dir = "/run/pyro-host";
 inline constexpr const char* agent_socket_name = "agent.sock";
+inline constexpr const char* park_socket_name = "park.sock";
 
 } // namespace pyro::vmm

@@ -1,5 +1,6 @@
 #include "vmm/sandbox/launcher.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <linux/close_range.h>
 #include <net/if.h>
 #include <nlohmann/json.hpp>
+#include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -19,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,7 +213,8 @@ step_error build_root(const launch_spec& spec) {
                            run / fs::path{guest_agent_path}.filename(), true);
       !err.empty())
     return err;
-  if (::sethostname(spec.workspace_id.data(), spec.workspace_id.size()) != 0)
+  if (!spec.park
+      && ::sethostname(spec.workspace_id.data(), spec.workspace_id.size()) != 0)
     return errno_message("sethostname");
   if (spec.network_policy != "off") {
     // slirp4netns answers DNS on 10.0.2.3. Unlinked first: a symlink in
@@ -247,15 +251,107 @@ step_error build_root(const launch_spec& spec) {
   ::_exit(1);
 }
 
+// A listening Unix socket at a path of the bind-mounted socket dir.
+int listen_at(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path))
+    return -1;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ::unlink(path.c_str());
+  if (fd < 0
+      || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
+      || ::chmod(path.c_str(), 0600) != 0 || ::listen(fd, 512) != 0)
+    return -1;
+  return fd;
+}
+
+// Hostnames pyro gives are workspace ids; anything else is refused.
+bool valid_hostname(const std::string& name) {
+  if (name.empty() || name.size() > 63)
+    return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.')
+      return false;
+  return true;
+}
+
+// The parked state of a pooled sandbox's PID 1: everything is built and
+// the agent's socket already listens (so a claimer can connect at once),
+// but no hostname is set and nothing is confined yet, because the agent
+// cannot do either later. Tells the launcher it is ready by closing
+// `report`, then waits for one claim naming the workspace and returns that
+// connection, which carries any later set-up error back to the claimer.
+int park(int report, int owner, std::string& hostname, int& agent) {
+  std::string dir = guest_socket_dir;
+  agent = listen_at(dir + "/" + agent_socket_name);
+  if (agent < 0)
+    fail_setup(report, errno_message("listen on the agent socket"));
+  auto park_path = dir + "/" + park_socket_name;
+  int claims = listen_at(park_path);
+  if (claims < 0)
+    fail_setup(report, errno_message("listen on the park socket"));
+  // PID 1 ignores signals it has no handler for; draining the pool sends
+  // SIGTERM.
+  struct sigaction quit {};
+  quit.sa_handler = [](int) {
+    ::_exit(0);
+  };
+  ::sigaction(SIGTERM, &quit, nullptr);
+  ::close(report);
+  for (;;) {
+    pollfd waits[2] = {{claims, POLLIN, 0}, {owner, POLLIN, 0}};
+    if (::poll(waits, owner >= 0 ? 2 : 1, -1) < 0)
+      continue;
+    if (waits[1].revents != 0)
+      ::_exit(0); // the pool's keeper is gone: nobody will drain us
+    int conn = ::accept4(claims, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0)
+      continue;
+    timeval patience{2, 0}; // a connection that never speaks is dropped
+    ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof(patience));
+    char buf[128];
+    std::string line;
+    for (ssize_t n; line.find('\n') == std::string::npos
+                    && (n = ::read(conn, buf, sizeof(buf))) > 0
+                    && line.size() < 512;)
+      line.append(buf, static_cast<size_t>(n));
+    auto end = line.find('\n');
+    if (end == std::string::npos) { // a claimer that went away
+      ::close(conn);
+      continue;
+    }
+    hostname = line.substr(0, end);
+    if (!valid_hostname(hostname))
+      fail_setup(conn, "invalid hostname '" + hostname + "'");
+    ::close(claims);
+    ::unlink(park_path.c_str());
+    quit.sa_handler = SIG_DFL;
+    ::sigaction(SIGTERM, &quit, nullptr);
+    return conn;
+  }
+}
+
 // PID 1 of the sandbox: build everything, then become the agent. Errors go
 // back to the launcher through `report` (closed by exec on success).
 [[noreturn]] void sandbox_init(const launch_spec& spec, int report,
-                               int slirp_exit) {
-  auto fail = [report](const std::string& message) {
+                               int slirp_exit, int owner) {
+  auto fail = [&report](const std::string& message) {
     fail_setup(report, message);
   };
   if (auto err = build_root(spec); !err.empty())
     fail(err);
+  std::string listen
+    = std::string{"unix:"} + guest_socket_dir + "/" + agent_socket_name;
+  int agent_fd = -1;
+  if (spec.park) {
+    std::string hostname;
+    report = park(report, owner, hostname, agent_fd);
+    if (::sethostname(hostname.data(), hostname.size()) != 0)
+      fail(errno_message("sethostname"));
+    listen = "fd:" + std::to_string(agent_fd);
+  }
   if (auto err = drop_capabilities(); !err.empty())
     fail(err);
   if (auto err = install_seccomp_filter(); !err.empty())
@@ -267,8 +363,8 @@ step_error build_root(const launch_spec& spec) {
   // ends its slirp4netns.
   if (slirp_exit >= 0)
     ::fcntl(slirp_exit, F_SETFD, 0);
-  std::string socket = std::string{guest_socket_dir} + "/" + agent_socket_name;
-  std::string listen = "unix:" + socket;
+  if (agent_fd >= 0)
+    ::fcntl(agent_fd, F_SETFD, 0);
   std::vector<const char*> argv
     = {guest_agent_path, "--listen", listen.c_str(), "--sandbox", nullptr};
   const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
@@ -305,6 +401,18 @@ int launch_sandbox(const launch_spec& spec) {
       return 1;
     }
   }
+  // Opened while the owner is surely alive (it waits for us); it stays
+  // valid across the namespaces below.
+  int owner = -1;
+  if (spec.park && spec.owner_pid > 0) {
+    owner = static_cast<int>(::syscall(SYS_pidfd_open, spec.owner_pid, 0));
+    if (owner < 0) {
+      std::fprintf(stderr, "cannot watch the pool's keeper (pid %d): %s\n",
+                   spec.owner_pid, std::strerror(errno));
+      return 1;
+    }
+    ::fcntl(owner, F_SETFD, FD_CLOEXEC);
+  }
   // Only the pid namespace here: it applies to the child. The child makes
   // the rest itself, so that its pivot_root never changes our own root.
   if (::unshare(CLONE_NEWPID) != 0) {
@@ -336,7 +444,7 @@ int launch_sandbox(const launch_spec& spec) {
       ::close(slirp->pid_write);
       ::close(slirp->ready_read);
     }
-    sandbox_init(spec, report[1], slirp ? slirp->exit_write : -1);
+    sandbox_init(spec, report[1], slirp ? slirp->exit_write : -1, owner);
   }
   ::close(report[1]);
   if (slirp)
@@ -365,6 +473,8 @@ int launch_sandbox(const launch_spec& spec) {
   nlohmann::json record = process_identity_of(child);
   if (slirp)
     record["slirp_pid"] = slirp->pid;
+  // A pooled sandbox keeps the cgroup named after its pool slot.
+  record["cgroup"] = spec.workspace_id;
   record["limits"] = {{"cpu", limits.cpu},
                       {"memory", limits.memory},
                       {"pids", limits.pids},

@@ -1,6 +1,7 @@
 #include "vmm/sandbox/sandbox_backend.hpp"
 
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "messages/sys/atomic_file.hpp"
 #include "vmm/agent_binary.hpp"
@@ -27,6 +28,15 @@ fs::path layer_dir(const sandbox_spec& spec) {
   return spec.workspace_dir / "sandbox";
 }
 
+std::string recorded_cgroup(const sandbox_spec& spec) {
+  auto text = sys::read_file(pid_file(spec));
+  auto j
+    = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json{};
+  if (j.is_object() && j.value("cgroup", "") != "")
+    return j.value("cgroup", "");
+  return spec.workspace_id;
+}
+
 } // namespace
 
 backend_capabilities sandbox_backend::capabilities() const {
@@ -50,6 +60,43 @@ status sandbox_backend::prepare(const sandbox_spec& spec) {
 result<agent_endpoint> sandbox_backend::boot(const sandbox_spec& spec) {
   if (running(spec))
     return agent_endpoint{socket_path(spec)};
+  if (auto launched = launch(spec, false); !launched)
+    return launched.err();
+  if (auto ready = wait_for_socket(socket_path(spec).string(), 10s); !ready) {
+    auto log = sys::read_file(spec.runtime_dir() / "sandbox.log");
+    // Best effort: the boot error is what the caller needs to see.
+    static_cast<void>(terminate(read_identity(spec), 1s));
+    return make_error(error_code::unavailable,
+                      ready.err().message
+                        + (log ? "; sandbox log: " + *log : std::string{}));
+  }
+  return agent_endpoint{socket_path(spec)};
+}
+
+status sandbox_backend::park(const sandbox_spec& slot) {
+  if (slot.network_policy != "off")
+    return make_error(error_code::invalid_argument,
+                      "only sandboxes with network policy off are pooled");
+  return launch(slot, true);
+}
+
+result<agent_endpoint> sandbox_backend::claim(const sandbox_spec& spec) {
+  if (!running(spec))
+    return not_running_error(spec);
+  auto park_socket = spec.runtime_dir() / "sock" / park_socket_name;
+  auto answer = exchange_line(park_socket, spec.workspace_id + "\n", 10s);
+  if (!answer)
+    return answer.err();
+  // PID 1 closes the connection by exec'ing the agent; anything it wrote
+  // first is why it could not.
+  if (!answer->empty())
+    return make_error(error_code::unavailable,
+                      "the parked sandbox could not become workspace '"
+                        + spec.workspace_id + "': " + *answer);
+  return agent_endpoint{socket_path(spec)};
+}
+
+status sandbox_backend::launch(const sandbox_spec& spec, bool park) {
   if (auto prepared = prepare(spec); !prepared)
     return prepared.err();
   auto helper = sandbox_helper_binary();
@@ -71,6 +118,9 @@ result<agent_endpoint> sandbox_backend::boot(const sandbox_spec& spec) {
   launch.vcpu_count = spec.vcpu_count;
   launch.mem_mib = spec.mem_mib;
   launch.network_policy = spec.network_policy;
+  launch.park = park;
+  if (park)
+    launch.owner_pid = ::getpid();
   if (spec.network_policy != "off") {
     auto slirp = find_slirp4netns();
     if (!slirp)
@@ -92,15 +142,7 @@ result<agent_endpoint> sandbox_backend::boot(const sandbox_spec& spec) {
                         + "' failed to start: " + ran->err,
                       "`pyro doctor` shows whether namespaces and overlayfs "
                       "work on this host");
-  if (auto ready = wait_for_socket(socket_path(spec).string(), 10s); !ready) {
-    auto log = sys::read_file(spec.runtime_dir() / "sandbox.log");
-    // Best effort: the boot error is what the caller needs to see.
-    static_cast<void>(terminate(read_identity(spec), 1s));
-    return make_error(error_code::unavailable,
-                      ready.err().message
-                        + (log ? "; sandbox log: " + *log : std::string{}));
-  }
-  return agent_endpoint{socket_path(spec)};
+  return {};
 }
 
 result<int> sandbox_backend::publish_port(const sandbox_spec& spec,
@@ -120,9 +162,12 @@ status sandbox_backend::unpublish_port(const sandbox_spec& spec, int id) {
 }
 
 status sandbox_backend::stop(const sandbox_spec& spec) {
+  // Read before stop_agent removes the pid file: a sandbox that came from
+  // the pool has its slot's cgroup.
+  auto cgroup = recorded_cgroup(spec);
   if (auto stopped = stop_agent(spec); !stopped)
     return stopped;
-  remove_cgroups(spec.workspace_id);
+  remove_cgroups(cgroup);
   return {};
 }
 

@@ -1,0 +1,269 @@
+#include "actors/sandbox_pool.hpp"
+
+#include <cstdlib>
+#include <random>
+
+#include <nlohmann/json.hpp>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "actors/workspace_ops.hpp"
+#include "messages/json_text.hpp"
+#include "messages/sys/atomic_file.hpp"
+#include "vmm/agent_binary.hpp"
+#include "vmm/sandbox/sandbox_backend.hpp"
+
+namespace pyro {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Leftovers of a process killed while parking or claiming are this old
+// before `drain(all)` takes them: younger ones may still be in use.
+constexpr auto leftover_age = std::chrono::minutes{1};
+
+std::string new_slot_name() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* hex = "0123456789abcdef";
+  std::string name = "pool-";
+  auto bits = rng();
+  for (int i = 0; i < 12; ++i, bits >>= 4)
+    name += hex[bits & 0xF];
+  return name;
+}
+
+// What a slot was built from: a rebuilt agent or helper, or a re-installed
+// environment, makes it stale.
+json build_of(const fs::path& rootfs) {
+  return json{{"rootfs", rootfs.string()},
+              {"agent", vmm::binary_stamp(vmm::agent_binary())},
+              {"helper", vmm::binary_stamp(vmm::sandbox_helper_binary())}};
+}
+
+json slot_json(const pool_key& key, const fs::path& rootfs) {
+  return json{{"environment", key.environment},
+              {"vcpu_count", key.vcpu_count},
+              {"mem_mib", key.mem_mib},
+              {"build", build_of(rootfs)}};
+}
+
+json read_slot(const fs::path& dir) {
+  auto text = sys::read_file(dir / "slot.json");
+  return text ? json::parse(*text, nullptr, false) : json{};
+}
+
+vmm::sandbox_spec slot_spec(const std::string& name, const fs::path& dir,
+                            const pool_key& key) {
+  vmm::sandbox_spec spec;
+  spec.workspace_id = name;
+  spec.workspace_dir = dir;
+  spec.vcpu_count = key.vcpu_count;
+  spec.mem_mib = key.mem_mib;
+  return spec;
+}
+
+// Destroys whatever sandbox a slot directory holds, then the directory.
+void destroy_slot(const fs::path& dir) {
+  vmm::sandbox_backend backend;
+  static_cast<void>(
+    backend.destroy(slot_spec(dir.filename().string(), dir, {})));
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+bool hidden(const std::string& name) {
+  return name.empty() || name.front() == '.';
+}
+
+} // namespace
+
+int sandbox_pool_target(int fallback) {
+  const char* text = std::getenv("PYRO_SANDBOX_POOL");
+  if (text == nullptr || *text == '\0')
+    return fallback;
+  char* end = nullptr;
+  long n = std::strtol(text, &end, 10);
+  if (*end != '\0' || n < 0)
+    return fallback;
+  return static_cast<int>(std::min(n, 16L));
+}
+
+std::set<std::string> sandbox_pool::slots() const {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir(), ec))
+    if (auto name = e.path().filename().string(); !hidden(name))
+      out.insert(name);
+  return out;
+}
+
+size_t sandbox_pool::count(const pool_key& key) const {
+  auto rootfs = installed_rootfs(key.environment);
+  if (!rootfs)
+    return 0;
+  auto want = slot_json(key, *rootfs);
+  size_t n = 0;
+  vmm::sandbox_backend backend;
+  for (const auto& name : slots()) {
+    auto slot = dir() / name;
+    if (read_slot(slot) == want && backend.running(slot_spec(name, slot, key)))
+      ++n;
+  }
+  return n;
+}
+
+result<vmm::agent_endpoint> sandbox_pool::claim(const pool_key& key,
+                                                const std::string& id) const {
+  auto none = make_error(error_code::not_found, "no parked sandbox fits");
+  auto rootfs = installed_rootfs(key.environment);
+  if (!rootfs)
+    return none;
+  auto want = slot_json(key, *rootfs);
+  vmm::sandbox_backend backend;
+  for (const auto& name : slots()) {
+    auto slot = dir() / name;
+    auto have = read_slot(slot);
+    if (have != want) {
+      if (have.is_object() && have.value("build", json{}) != want["build"])
+        drain({name});
+      continue;
+    }
+    // The claim itself: whoever renames the slot away owns it.
+    auto taken = dir() / ("." + name + ".claim");
+    std::error_code ec;
+    fs::rename(slot, taken, ec);
+    if (ec)
+      continue;
+    if (!backend.running(slot_spec(name, taken, key))) {
+      destroy_slot(taken);
+      continue;
+    }
+    auto home = store_.workspace_dir(id);
+    fs::create_directories(home, ec);
+    for (const char* part : {"sandbox", "runtime"})
+      if (!ec)
+        fs::rename(taken / part, home / part, ec);
+    auto spec = slot_spec(id, home, key);
+    if (ec) {
+      destroy_slot(taken);
+      static_cast<void>(backend.destroy(spec));
+      return make_error(error_code::internal, "cannot move parked sandbox "
+                                                + name + " to " + home.string()
+                                                + ": " + ec.message());
+    }
+    // Freeing the slot's files can wait for the next refill: on a disk
+    // mounted with online discard each freed block costs a round trip.
+    fs::rename(taken, dir() / ("." + name + ".spent"), ec);
+    auto endpoint = backend.claim(spec);
+    if (endpoint)
+      return endpoint;
+    static_cast<void>(backend.destroy(spec));
+    return endpoint.err();
+  }
+  return none;
+}
+
+result<std::string> sandbox_pool::park(const pool_key& key) const {
+  auto rootfs = installed_rootfs(key.environment);
+  if (!rootfs)
+    return rootfs.err();
+  auto agent = vmm::agent_binary();
+  if (!agent)
+    return agent.err();
+  auto name = new_slot_name();
+  auto building = dir() / ("." + name + ".new");
+  auto spec = slot_spec(name, building, key);
+  spec.rootfs = *rootfs;
+  spec.agent_binary = *agent;
+  vmm::sandbox_backend backend;
+  auto fail = [&](const error& e) -> result<std::string> {
+    destroy_slot(building);
+    return e;
+  };
+  if (auto parked = backend.park(spec); !parked)
+    return fail(parked.err());
+  if (auto written = sys::write_file_atomic(
+        building / "slot.json", dump_json(slot_json(key, *rootfs)), 0600);
+      !written)
+    return fail(written.err());
+  std::error_code ec;
+  fs::rename(building, dir() / name, ec);
+  if (ec)
+    return fail(
+      make_error(error_code::internal, "cannot publish parked sandbox " + name
+                                         + ": " + ec.message()));
+  return name;
+}
+
+void sandbox_pool::remove_spent(size_t batch) const {
+  std::error_code ec;
+  std::vector<fs::path> spent;
+  for (const auto& e : fs::directory_iterator(dir(), ec))
+    if (e.path().extension() == ".spent")
+      spent.push_back(e.path());
+  if (spent.size() < batch)
+    return;
+  for (const auto& path : spent)
+    fs::remove_all(path, ec);
+}
+
+void sandbox_pool::drain(const std::set<std::string>& names, bool all) const {
+  std::error_code ec;
+  auto now = fs::file_time_type::clock::now();
+  if (all)
+    remove_spent();
+  for (const auto& e : fs::directory_iterator(dir(), ec)) {
+    auto name = e.path().filename().string();
+    if (hidden(name)) {
+      std::error_code age_ec;
+      auto mtime = fs::last_write_time(e.path(), age_ec);
+      if (all && !age_ec && now - mtime > leftover_age)
+        destroy_slot(e.path());
+      continue;
+    }
+    if (!all && names.count(name) == 0)
+      continue;
+    // Hidden first, so that nobody claims it while it goes.
+    auto going = dir() / ("." + name + ".drain");
+    std::error_code mv;
+    fs::rename(e.path(), going, mv);
+    if (!mv)
+      destroy_slot(going);
+  }
+}
+
+pool_actor::behavior_type
+pool_impl(pool_actor::stateful_pointer<pool_state> self,
+          std::shared_ptr<const state_store> store, int target) {
+  self->state.store = store;
+  self->state.target = target;
+  // Runs after the state is gone: holds its own references.
+  self->attach_functor([store, parked = self->state.parked](const caf::error&) {
+    sandbox_pool{*store}.drain(*parked);
+  });
+  return {
+    [=](refill_atom, const std::string& environment, int32_t vcpu_count,
+        int32_t mem_mib) {
+      auto& st = self->state;
+      // Parking runs beside the caller's first commands in the sandbox it
+      // just got: it yields the CPU to them.
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+      sandbox_pool pool{*st.store};
+      pool.remove_spent(16); // in batches: see state_store::save
+      pool_key key{environment, vcpu_count, mem_mib};
+      // Best effort: a pool that cannot be filled only means cold creates.
+      for (auto n = pool.count(key); n < static_cast<size_t>(st.target); ++n) {
+        auto name = pool.park(key);
+        if (!name)
+          break;
+        st.parked->insert(*name);
+      }
+    },
+  };
+}
+
+} // namespace pyro
