@@ -121,14 +121,18 @@ status validate(const create_request& r) {
   return {};
 }
 
-std::string new_workspace_id(const std::string& kind) {
+std::string random_name(const std::string& prefix) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   static const char* hex = "0123456789abcdef";
-  std::string id = kind == "vm" ? "vm-" : "ws-";
+  std::string name = prefix;
   auto bits = rng();
   for (int i = 0; i < 12; ++i, bits >>= 4)
-    id += hex[bits & 0xF];
-  return id;
+    name += hex[bits & 0xF];
+  return name;
+}
+
+std::string new_workspace_id(const std::string& kind) {
+  return random_name(kind == "vm" ? "vm-" : "ws-");
 }
 
 } // namespace pyro

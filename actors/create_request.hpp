@@ -21,6 +21,9 @@ result<secret_value> parse_secret(const std::string& spec, bool from_file);
 /// at most 64 characters.
 status validate_secret_name(const std::string& name);
 
+/// `prefix` and 12 random hex digits.
+std::string random_name(const std::string& prefix);
+
 /// A fresh id: "ws-" (or "vm-" for one-shot sandboxes) and 12 random hex
 /// digits.
 std::string new_workspace_id(const std::string& kind = "workspace");

@@ -1,13 +1,13 @@
 #include "actors/sandbox_pool.hpp"
 
 #include <cstdlib>
-#include <random>
 
 #include <nlohmann/json.hpp>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "actors/create_request.hpp"
 #include "actors/workspace_ops.hpp"
 #include "messages/json_text.hpp"
 #include "messages/sys/atomic_file.hpp"
@@ -25,16 +25,6 @@ namespace {
 // Leftovers of a process killed while parking or claiming are this old
 // before `drain(all)` takes them: younger ones may still be in use.
 constexpr auto leftover_age = std::chrono::minutes{1};
-
-std::string new_slot_name() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* hex = "0123456789abcdef";
-  std::string name = "pool-";
-  auto bits = rng();
-  for (int i = 0; i < 12; ++i, bits >>= 4)
-    name += hex[bits & 0xF];
-  return name;
-}
 
 // What a slot was built from: a rebuilt agent or helper, or a re-installed
 // environment, makes it stale.
@@ -174,7 +164,7 @@ result<std::string> sandbox_pool::park(const pool_key& key) const {
   auto agent = vmm::agent_binary();
   if (!agent)
     return agent.err();
-  auto name = new_slot_name();
+  auto name = random_name("pool-");
   auto building = dir() / ("." + name + ".new");
   auto spec = slot_spec(name, building, key);
   spec.rootfs = *rootfs;

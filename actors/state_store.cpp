@@ -117,16 +117,11 @@ status state_store::save(const workspace_record& record, bool durable) const {
                  : sys::write_file_atomic_unsynced(path, text, 0600);
 }
 
-void state_store::tidy(const std::string& id, size_t batch) const {
+void state_store::tidy(const std::string& id) const {
   std::error_code ec;
-  std::vector<fs::path> kept;
   for (const auto& e :
        fs::directory_iterator(workspace_dir(id) / "superseded", ec))
-    kept.push_back(e.path());
-  if (kept.size() < batch)
-    return;
-  for (const auto& path : kept)
-    fs::remove(path, ec);
+    fs::remove(e.path(), ec);
 }
 
 std::vector<workspace_entry> state_store::list() const {

@@ -54,9 +54,9 @@ public:
   /// a power loss may take (an unreadable record is still deletable).
   status save(const workspace_record& record, bool durable = true) const;
 
-  /// Frees the record versions save() replaced, once there are `batch` of
-  /// them; workspace actors call it off the caller's path.
-  void tidy(const std::string& id, size_t batch = 1) const;
+  /// Frees the record versions save() replaced; workspace actors call it
+  /// now and then, off the caller's path.
+  void tidy(const std::string& id) const;
 
   /// Every workspace, most recently active first; unreadable records are
   /// listed with their problem instead of failing the whole list.

@@ -19,13 +19,16 @@ caf::result<T> reply(result<T>&& r) {
   return std::move(*r);
 }
 
-// Frees what save() superseded, in batches and on a thread of its own, so
-// that few requests meet the disk's discards (state_store::save).
+// Frees what save() superseded once every 32 creates and execs (each saves
+// the record at least once), on a thread of its own, so that few requests
+// meet the disk's discards (state_store::save) and most spawn nothing.
 void tidy_later(workspace_actor::stateful_pointer<workspace_state> self) {
-  constexpr size_t batch = 32;
-  self->spawn<caf::detached>([store = self->state.store, id = self->state.id] {
-    store->tidy(id, batch);
-  });
+  constexpr int batch = 32;
+  if (++self->state.saves_since_tidy < batch)
+    return;
+  self->state.saves_since_tidy = 0;
+  self->spawn<caf::detached>(
+    [store = self->state.store, id = self->state.id] { store->tidy(id); });
 }
 
 } // namespace

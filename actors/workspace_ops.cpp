@@ -54,6 +54,18 @@ void say(const progress_fn& progress, const std::string& line) {
     progress(line);
 }
 
+// A fresh sandbox has no secrets yet: they go in before anything else.
+result<std::unique_ptr<agent_link>>
+link_to_new_sandbox(const state_store& store, const workspace_record& r,
+                    const vmm::agent_endpoint& endpoint) {
+  auto link = connect_agent(endpoint);
+  if (!link)
+    return link.err();
+  if (auto put = materialise_secrets(store, r, **link); !put)
+    return put.err();
+  return link;
+}
+
 } // namespace
 
 fs::path baseline_dir(const state_store& store, const std::string& id) {
@@ -208,12 +220,7 @@ result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
   auto endpoint = (*backend)->boot(spec);
   if (!endpoint)
     return endpoint.err();
-  auto link = connect_agent(*endpoint);
-  if (!link)
-    return link.err();
-  if (auto put = materialise_secrets(store, r, **link); !put)
-    return put.err();
-  return link;
+  return link_to_new_sandbox(store, r, *endpoint);
 }
 
 result<std::unique_ptr<agent_link>> claim_or_boot(const state_store& store,
@@ -225,12 +232,7 @@ result<std::unique_ptr<agent_link>> claim_or_boot(const state_store& store,
     {r.environment, r.vcpu_count, r.mem_mib}, r.workspace_id);
   if (!claimed)
     return boot_workspace(store, r);
-  auto link = connect_agent(*claimed);
-  if (!link)
-    return link.err();
-  if (auto put = materialise_secrets(store, r, **link); !put)
-    return put.err();
-  return link;
+  return link_to_new_sandbox(store, r, *claimed);
 }
 
 result<std::unique_ptr<agent_link>> open_agent(const state_store& store,

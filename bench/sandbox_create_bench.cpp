@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "actors/sandbox_pool.hpp"
 #include "bench/support/latency.hpp"
 #include "frontends/sdk/pyro.hpp"
 #include "vmm/environment_install.hpp"
@@ -108,19 +109,16 @@ int main(int argc, char** argv) {
                       int pool, bool wait_for_pool) {
     pyro::Pyro sdk{
       pyro::pyro_options{dir / home, std::chrono::minutes{1}, pool}};
-    auto pool_dir = dir / home / "pool";
+    pyro::state_store store{dir / home};
+    pyro::sandbox_pool parked{store};
     // Untimed: a create is measured once the pool has parked its sandbox
     // again, as it has when creates are not back to back.
     auto refilled = [&] {
       auto deadline
         = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-      while (wait_for_pool && std::chrono::steady_clock::now() < deadline) {
-        std::error_code ec;
-        for (const auto& e : fs::directory_iterator(pool_dir, ec))
-          if (e.path().filename().string().front() != '.')
-            return;
+      while (wait_for_pool && parked.slots().empty()
+             && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds{1});
-      }
     };
     std::vector<std::string> created;
     auto row = pyro::bench::measure(name, 3, runs, refilled, [&] {

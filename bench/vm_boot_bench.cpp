@@ -55,30 +55,11 @@ bool boot_floor(const pyro::vmm::vm_images& images, const fs::path& initrd,
   pyro::vmm::qemu_settings s;
   s.binary = pyro::vmm::find_executable("qemu-system-x86_64");
   s.mem_mib = mem_mib;
+  s.kernel = images.kernel();
+  s.initrd = initrd;
   s.tsc_khz = pyro::vmm::host_tsc_khz();
-  std::vector<std::string> argv{s.binary,
-                                "-M",
-                                "microvm",
-                                "-accel",
-                                "tcg",
-                                "-m",
-                                std::to_string(mem_mib),
-                                "-smp",
-                                "1",
-                                "-nodefaults",
-                                "-no-user-config",
-                                "-display",
-                                "none",
-                                "-no-reboot",
-                                "-serial",
-                                "stdio",
-                                "-kernel",
-                                images.kernel().string(),
-                                "-initrd",
-                                initrd.string(),
-                                "-append",
-                                "console=ttyS0 panic=-1 quiet tsc_early_khz="
-                                  + std::to_string(s.tsc_khz)};
+  auto argv
+    = pyro::vmm::qemu_machine_argv(s, "stdio", pyro::vmm::base_command_line(s));
   int out[2];
   if (::pipe(out) != 0)
     return false;

@@ -87,9 +87,9 @@ void open_up(const std::filesystem::path& dir) {
 
 } // namespace
 
-status detached_agent_backend::remove_files(const sandbox_spec& spec,
-                                            const std::filesystem::path& dir,
-                                            const std::string& what) {
+status remove_backend_files(const sandbox_spec& spec,
+                            const std::filesystem::path& dir,
+                            const std::string& what) {
   std::error_code ec;
   for (const auto& p : {dir, spec.runtime_dir()}) {
     std::filesystem::remove_all(p, ec);

@@ -22,6 +22,12 @@ namespace pyro::vmm {
 /// TERM, a grace period, then KILL; succeeds at once if already gone.
 status terminate(const process_identity& id, std::chrono::milliseconds grace);
 
+/// Removes a stopped sandbox's `backend_dir` and its runtime dir; the first
+/// failure is the error, naming `what` they held.
+status remove_backend_files(const sandbox_spec& spec,
+                            const std::filesystem::path& backend_dir,
+                            const std::string& what);
+
 /// `failed_precondition` naming the workspace, with a hint to start it.
 error not_running_error(const sandbox_spec& spec);
 
@@ -36,12 +42,6 @@ public:
 protected:
   /// Terminates the agent process and removes its pid file and socket.
   static status stop_agent(const sandbox_spec& spec);
-
-  /// Removes `backend_dir` and the runtime dir; the first failure is the
-  /// error, naming `what` they held.
-  static status remove_files(const sandbox_spec& spec,
-                             const std::filesystem::path& backend_dir,
-                             const std::string& what);
 };
 
 } // namespace pyro::vmm

@@ -1,10 +1,12 @@
 #include <chrono>
 #include <csignal>
+#include <set>
 #include <thread>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "actors/sandbox_pool.hpp"
 #include "frontends/sdk/pyro.hpp"
 #include "sandbox_fixture.hpp"
 #include "vmm/process_identity.hpp"
@@ -15,21 +17,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The parked slots of a home (hidden names are being built or drained).
-std::vector<std::string> parked_slots(const fs::path& home) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(home / "pool", ec))
-    if (auto name = e.path().filename().string(); name.front() != '.')
-      out.push_back(name);
-  return out;
+std::set<std::string> parked_slots(const fs::path& home) {
+  state_store store{home};
+  return sandbox_pool{store}.slots();
 }
 
 std::string wait_for_slot(const fs::path& home) {
   auto deadline = std::chrono::steady_clock::now() + 20s;
   while (std::chrono::steady_clock::now() < deadline) {
     if (auto slots = parked_slots(home); !slots.empty())
-      return slots.front();
+      return *slots.begin();
     std::this_thread::sleep_for(5ms);
   }
   FAIL("no sandbox was parked within 20 s");
@@ -239,7 +236,7 @@ TEST_CASE_METHOD(pool_fixture,
     pid_t parked
       = slots.empty()
           ? 0
-          : recorded_pid(home.path() / "pool" / slots.front() / "runtime");
+          : recorded_pid(home.path() / "pool" / *slots.begin() / "runtime");
     [[maybe_unused]] auto n = ::write(report[1], &parked, sizeof(parked));
     ::pause();
     ::_exit(0);

@@ -140,6 +140,48 @@ struct test_agent {
   }
 };
 
+/// A listening Unix socket whose accept loop runs on a thread of its own
+/// until stop() (or destruction); each connection goes to `on_accept`.
+class accept_loop {
+public:
+  accept_loop(const std::string& path, std::function<void(int)> on_accept)
+    : listener_(listen_unix(path)), on_accept_(std::move(on_accept)),
+      thread_([this] { run(); }) {
+    // nop
+  }
+
+  ~accept_loop() {
+    stop();
+  }
+
+  accept_loop(const accept_loop&) = delete;
+  accept_loop& operator=(const accept_loop&) = delete;
+
+  /// Returns once no connection is being accepted any more.
+  void stop() {
+    if (stopped_.exchange(true))
+      return;
+    ::shutdown(listener_, SHUT_RDWR);
+    thread_.join();
+    ::close(listener_);
+  }
+
+private:
+  void run() {
+    for (;;) {
+      int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0)
+        return;
+      on_accept_(fd);
+    }
+  }
+
+  int listener_;
+  std::function<void(int)> on_accept_;
+  std::atomic<bool> stopped_{false};
+  std::thread thread_;
+};
+
 /// Firecracker's host side of the hybrid vsock: reads "CONNECT <port>\n"
 /// and then answers as `reply` says; records every CONNECT line.
 class fake_vsock {
@@ -150,19 +192,18 @@ public:
   using reply_fn = std::function<std::string(const std::string& line)>;
 
   fake_vsock(std::string path, reply_fn reply, std::string relay_to = {})
-    : path_(std::move(path)), reply_(std::move(reply)),
-      relay_to_(std::move(relay_to)) {
-    listener_ = listen_unix(path_);
-    thread_ = std::thread{[this] {
-      run();
-    }};
+    : reply_(std::move(reply)), relay_to_(std::move(relay_to)),
+      accepting_(path, [this](int fd) {
+        std::lock_guard<std::mutex> guard{mtx_};
+        open_.push_back(fd);
+        workers_.emplace_back([this, fd] { serve(fd); });
+      }) {
+    // nop
   }
 
   ~fake_vsock() {
     stop_ = true;
-    ::shutdown(listener_, SHUT_RDWR);
-    thread_.join(); // no new workers from here on
-    ::close(listener_);
+    accepting_.stop(); // no new workers from here on
     std::vector<int> open;
     std::vector<std::thread> workers;
     {
@@ -185,17 +226,6 @@ public:
   }
 
 private:
-  void run() {
-    while (!stop_) {
-      int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0)
-        return;
-      std::lock_guard<std::mutex> guard{mtx_};
-      open_.push_back(fd);
-      workers_.emplace_back([this, fd] { serve(fd); });
-    }
-  }
-
   void serve(int fd) {
     auto line = read_line(fd);
     {
@@ -249,16 +279,14 @@ private:
     ::shutdown(a, SHUT_RDWR);
   }
 
-  std::string path_;
   reply_fn reply_;
   std::string relay_to_;
-  int listener_ = -1;
   std::atomic<bool> stop_{false};
-  std::thread thread_;
   std::mutex mtx_;
   std::vector<int> open_;
   std::vector<std::thread> workers_;
   std::vector<std::string> lines_;
+  accept_loop accepting_; // last: it runs on everything above
 };
 
 /// One request as a fake API server received it.
@@ -282,18 +310,18 @@ public:
   using answer_fn = std::function<answer_t(const received_request&)>;
 
   fake_api_server(std::string path, answer_fn answer, size_t chunk = 1 << 16)
-    : path_(std::move(path)), answer_(std::move(answer)), chunk_(chunk) {
-    listener_ = listen_unix(path_);
-    thread_ = std::thread{[this] {
-      run();
-    }};
+    : answer_(std::move(answer)), chunk_(chunk),
+      accepting_(path, [this](int fd) {
+        ++connections_;
+        serve(fd);
+        ::close(fd);
+      }) {
+    // nop
   }
 
   ~fake_api_server() {
     stop_ = true;
-    ::shutdown(listener_, SHUT_RDWR);
-    thread_.join();
-    ::close(listener_);
+    accepting_.stop();
   }
 
   std::vector<received_request> requests() {
@@ -307,17 +335,6 @@ public:
   }
 
 private:
-  void run() {
-    while (!stop_) {
-      int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0)
-        return;
-      ++connections_;
-      serve(fd);
-      ::close(fd);
-    }
-  }
-
   // One connection, served until the client closes it.
   void serve(int fd) {
     std::string buf;
@@ -378,15 +395,13 @@ private:
     }
   }
 
-  std::string path_;
   answer_fn answer_;
   size_t chunk_;
-  int listener_ = -1;
   std::atomic<bool> stop_{false};
   std::atomic<int> connections_{0};
-  std::thread thread_;
   std::mutex mtx_;
   std::vector<received_request> requests_;
+  accept_loop accepting_; // last: it runs on everything above
 };
 
 } // namespace pyro::test

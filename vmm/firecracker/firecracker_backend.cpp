@@ -359,15 +359,7 @@ status firecracker_backend::stop(const sandbox_spec& spec) {
 status firecracker_backend::destroy(const sandbox_spec& spec) {
   if (auto stopped = stop(spec); !stopped)
     return stopped;
-  std::error_code ec;
-  fs::remove_all(vm_dir(spec), ec);
-  if (!ec)
-    fs::remove_all(spec.runtime_dir(), ec);
-  if (ec)
-    return make_error(error_code::internal, "cannot remove the VM files of '"
-                                              + spec.workspace_id
-                                              + "': " + ec.message());
-  return {};
+  return remove_backend_files(spec, vm_dir(spec), "VM");
 }
 
 std::unique_ptr<backend> make_firecracker_backend() {

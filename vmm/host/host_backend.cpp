@@ -70,14 +70,7 @@ status host_backend::stop(const sandbox_spec& spec) {
 status host_backend::destroy(const sandbox_spec& spec) {
   if (auto stopped = stop(spec); !stopped)
     return stopped;
-  std::error_code ec;
-  fs::remove_all(spec.workspace_dir / "host", ec);
-  fs::remove_all(spec.runtime_dir(), ec);
-  if (ec)
-    return make_error(error_code::internal, "cannot remove the files of '"
-                                              + spec.workspace_id
-                                              + "': " + ec.message());
-  return {};
+  return remove_backend_files(spec, spec.workspace_dir / "host", "host-compat");
 }
 
 } // namespace pyro::vmm

@@ -27,31 +27,15 @@ fact probe_accelerator(const vm_images& images, const std::string& accel,
     return {false, "cannot create a scratch dir"};
   fs::path dir = tmpl;
   auto console = dir / "console.log";
-  auto tsc = host_tsc_khz();
-  std::vector<std::string> argv{
-    qemu,
-    "-M",
-    "microvm",
-    "-accel",
-    accel,
-    "-m",
-    "256",
-    "-smp",
-    "1",
-    "-nodefaults",
-    "-no-user-config",
-    "-display",
-    "none",
-    "-no-reboot",
-    "-serial",
-    "file:" + console.string(),
-    "-kernel",
-    images.kernel().string(),
-    "-initrd",
-    images.initrd().string(),
-    "-append",
-    "console=ttyS0 panic=-1 quiet pyro.probe=1"
-      + (tsc > 0 ? " tsc_early_khz=" + std::to_string(tsc) : std::string{})};
+  qemu_settings s;
+  s.binary = qemu;
+  s.accel = accel;
+  s.mem_mib = 256;
+  s.kernel = images.kernel();
+  s.initrd = images.initrd();
+  s.tsc_khz = host_tsc_khz();
+  auto argv = qemu_machine_argv(s, "file:" + console.string(),
+                                base_command_line(s) + " pyro.probe=1");
   pid_t pid = ::fork();
   if (pid == 0) {
     std::vector<char*> args;

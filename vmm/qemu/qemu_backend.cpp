@@ -266,7 +266,7 @@ status qemu_backend::stop(const sandbox_spec& spec) {
 status qemu_backend::destroy(const sandbox_spec& spec) {
   if (auto stopped = stop(spec); !stopped)
     return stopped;
-  return remove_files(spec, vm_dir(spec), "VM");
+  return remove_backend_files(spec, vm_dir(spec), "VM");
 }
 
 } // namespace pyro::vmm

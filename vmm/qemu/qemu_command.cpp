@@ -9,21 +9,27 @@ namespace pyro::vmm {
 
 using nlohmann::json;
 
-std::string kernel_command_line(const qemu_settings& s) {
+std::string base_command_line(const qemu_settings& s) {
   // panic=-1 with -no-reboot: a guest whose PID 1 dies ends QEMU at once
   // instead of hanging until the boot timeout.
-  std::string line = "console=ttyS0 root=/dev/vda panic=-1 quiet"
-                     " pyro.channel=vport:"
-                     + std::string{agent_port_name};
+  std::string line = "console=ttyS0 panic=-1 quiet";
   if (s.tsc_khz > 0)
     line += " tsc_early_khz=" + std::to_string(s.tsc_khz);
+  return line;
+}
+
+std::string kernel_command_line(const qemu_settings& s) {
+  std::string line = base_command_line(s) + " root=/dev/vda pyro.channel=vport:"
+                     + std::string{agent_port_name};
   if (!s.hostname.empty())
     line += " pyro.hostname=" + s.hostname;
   return line;
 }
 
-std::vector<std::string> qemu_argv(const qemu_settings& s) {
-  std::vector<std::string> argv = {
+std::vector<std::string> qemu_machine_argv(const qemu_settings& s,
+                                           const std::string& serial,
+                                           const std::string& command_line) {
+  return {
     s.binary,
     "-M",
     "microvm",
@@ -39,13 +45,20 @@ std::vector<std::string> qemu_argv(const qemu_settings& s) {
     "none",
     "-no-reboot",
     "-serial",
-    "file:" + s.console_log.string(),
+    serial,
     "-kernel",
     s.kernel.string(),
     "-initrd",
     s.initrd.string(),
     "-append",
-    kernel_command_line(s),
+    command_line,
+  };
+}
+
+std::vector<std::string> qemu_argv(const qemu_settings& s) {
+  auto argv = qemu_machine_argv(s, "file:" + s.console_log.string(),
+                                kernel_command_line(s));
+  std::vector<std::string> devices = {
     "-drive",
     "id=root,file=" + s.disk.string() + ",format=" + s.disk_format
       + ",if=none,cache=writeback,discard=unmap",
@@ -60,6 +73,7 @@ std::vector<std::string> qemu_argv(const qemu_settings& s) {
     "-qmp",
     "unix:" + s.qmp_socket.string() + ",server=on,wait=off",
   };
+  argv.insert(argv.end(), devices.begin(), devices.end());
   if (!s.incoming.empty()) {
     argv.push_back("-incoming");
     argv.push_back("exec:cat " + s.incoming.string());

@@ -40,8 +40,21 @@ struct qemu_settings {
   std::filesystem::path incoming;
 };
 
+/// What every boot's kernel command line starts with: the serial console,
+/// panic=-1 and the TSC rate.
+std::string base_command_line(const qemu_settings& s);
+
+/// A pyro guest's: the base plus root disk, agent channel and hostname.
 std::string kernel_command_line(const qemu_settings& s);
 
+/// The machine, memory, CPUs, kernel, initrd and console (`serial` is
+/// QEMU's -serial value), booting with `command_line`: what a guest, the
+/// accelerator probe and the boot benchmark's floor share.
+std::vector<std::string> qemu_machine_argv(const qemu_settings& s,
+                                           const std::string& serial,
+                                           const std::string& command_line);
+
+/// A pyro guest: the machine plus root disk, agent port and QMP.
 std::vector<std::string> qemu_argv(const qemu_settings& s);
 
 /// The host's TSC rate in kHz, from /proc/cpuinfo's "cpu MHz"; 0 if unknown.

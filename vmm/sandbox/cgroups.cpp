@@ -1,11 +1,10 @@
 #include "vmm/sandbox/cgroups.hpp"
 
+#include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <cerrno>
-#include <chrono>
 #include <thread>
 
 #include <unistd.h>
@@ -108,6 +107,17 @@ cgroup_limits apply_v1(const std::string& id, pid_t pid, int vcpu_count,
   return out;
 }
 
+// cgroup directories are removed with rmdir; their files are virtual. A
+// process that was just killed can keep its cgroup busy for a moment after
+// it stops counting as alive, so EBUSY is retried for up to half a second.
+void remove_when_empty(const fs::path& dir) {
+  for (int tries = 0; tries < 250; ++tries) {
+    if (::rmdir(dir.c_str()) == 0 || errno != EBUSY)
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});
+  }
+}
+
 } // namespace
 
 cgroup_limits apply_cgroup_limits(const std::string& id, pid_t pid,
@@ -127,14 +137,9 @@ void remove_cgroups(const std::string& id) {
     candidates.push_back(fs::path{root} / "pyro" / id);
   for (const char* controller : {"memory", "cpu", "pids"})
     candidates.push_back(fs::path{"/sys/fs/cgroup"} / controller / "pyro" / id);
-  // cgroup directories are removed with rmdir; their files are virtual. A
-  // process that was just killed can keep its cgroup busy for a moment
-  // after it stops counting as alive.
   for (const auto& dir : candidates)
-    for (int tries = 0; fs::is_directory(dir, ec) && ::rmdir(dir.c_str()) != 0
-                        && errno == EBUSY && tries < 250;
-         ++tries)
-      std::this_thread::sleep_for(std::chrono::milliseconds{2});
+    if (fs::is_directory(dir, ec))
+      remove_when_empty(dir);
 }
 
 } // namespace pyro::vmm

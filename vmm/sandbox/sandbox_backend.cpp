@@ -174,7 +174,7 @@ status sandbox_backend::stop(const sandbox_spec& spec) {
 status sandbox_backend::destroy(const sandbox_spec& spec) {
   if (auto stopped = stop(spec); !stopped)
     return stopped;
-  return remove_files(spec, layer_dir(spec), "sandbox");
+  return remove_backend_files(spec, layer_dir(spec), "sandbox");
 }
 
 } // namespace pyro::vmm
