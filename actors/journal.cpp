@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -17,17 +18,38 @@ journal::journal(fs::path dir) : dir_(std::move(dir)) {
   // nop
 }
 
-status journal::append(const journal_entry& entry) const {
+result<int64_t> journal::append_next(journal_entry entry, int64_t last) const {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec)
     return make_error(error_code::internal,
                       "cannot create " + dir_.string() + ": " + ec.message());
-  // Zero-padded so a directory listing sorts like the sequence.
-  char name[32];
-  std::snprintf(name, sizeof(name), "%012lld.json",
-                static_cast<long long>(entry.sequence));
-  return sys::write_file_atomic(dir_ / name, dump_json(to_json(entry)), 0600);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    entry.sequence = last + 1;
+    // Zero-padded so a directory listing sorts like the sequence.
+    char name[32];
+    std::snprintf(name, sizeof(name), "%012lld.json",
+                  static_cast<long long>(entry.sequence));
+    auto written
+      = sys::write_file_exclusive(dir_ / name, dump_json(to_json(entry)), 0600);
+    if (written)
+      return entry.sequence;
+    if (written.err().code != error_code::already_exists)
+      return written.err();
+    last = std::max(last + 1, last_sequence());
+  }
+  return make_error(error_code::internal,
+                    "cannot number a journal entry in " + dir_.string());
+}
+
+int64_t journal::last_sequence() const {
+  int64_t last = 0;
+  std::error_code ec;
+  for (const auto& dirent : fs::directory_iterator(dir_, ec))
+    if (dirent.path().extension() == ".json")
+      last = std::max<int64_t>(
+        last, std::strtoll(dirent.path().stem().c_str(), nullptr, 10));
+  return last;
 }
 
 std::vector<journal_entry>

@@ -19,7 +19,13 @@ class journal {
 public:
   explicit journal(std::filesystem::path dir);
 
-  status append(const journal_entry& entry) const;
+  /// Stores `entry` as the command after `last` (the caller's count) and
+  /// returns the sequence number it got. Never over an existing entry: if
+  /// one is there (a crash took the count back), it goes after the last.
+  result<int64_t> append_next(journal_entry entry, int64_t last) const;
+
+  /// The highest sequence number stored; 0 for none.
+  [[nodiscard]] int64_t last_sequence() const;
 
   /// Every entry in sequence order; unreadable files are skipped and named
   /// in `problems`.

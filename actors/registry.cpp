@@ -9,6 +9,8 @@ namespace pyro {
 
 namespace {
 
+constexpr auto refill_delay = std::chrono::milliseconds{100};
+
 workspace_actor
 spawn_child(registry_actor::stateful_pointer<registry_state> self,
             const std::string& id) {
@@ -73,7 +75,10 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
         return self->delegate(child, create_atom_v, std::move(request),
                               std::move(progress));
       // Once a create has taken (or missed) a parked sandbox, the pool
-      // parks the next one while the caller works in this one.
+      // parks the next one while the caller works in this one, though not
+      // at once: building a sandbox takes kernel locks (namespaces, mounts)
+      // that nice cannot yield, and the caller's first commands usually
+      // follow the create within milliseconds.
       auto rp = self->make_response_promise<workspace_record>();
       self
         ->request(child, caf::infinite, create_atom_v, std::move(request),
@@ -81,9 +86,10 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
         .then(
           [=](workspace_record& record) mutable {
             if (record.backend == "sandbox")
-              self->send(self->state.pool, refill_atom_v, record.environment,
-                         static_cast<int32_t>(record.vcpu_count),
-                         static_cast<int32_t>(record.mem_mib));
+              self->delayed_send(self->state.pool, refill_delay, refill_atom_v,
+                                 record.environment,
+                                 static_cast<int32_t>(record.vcpu_count),
+                                 static_cast<int32_t>(record.mem_mib));
             rp.deliver(std::move(record));
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });

@@ -106,8 +106,8 @@ size_t sandbox_pool::count(const pool_key& key) const {
   return n;
 }
 
-result<vmm::agent_endpoint> sandbox_pool::claim(const pool_key& key,
-                                                const std::string& id) const {
+result<claimed_slot> sandbox_pool::claim(const pool_key& key,
+                                         const std::string& id) const {
   auto none = make_error(error_code::not_found, "no parked sandbox fits");
   auto rootfs = installed_rootfs(key.environment);
   if (!rootfs)
@@ -132,27 +132,32 @@ result<vmm::agent_endpoint> sandbox_pool::claim(const pool_key& key,
       destroy_slot(taken);
       continue;
     }
+    // The workspace is locked before it shows, with a lock file made ahead.
+    auto lock_file = store_.lock_path(id);
+    fs::create_directories(lock_file.parent_path(), ec);
+    fs::rename(taken / "lock", lock_file, ec);
+    auto lock = sys::file_lock::acquire(lock_file, 1s);
+    if (!lock) {
+      destroy_slot(taken);
+      return lock.err();
+    }
+    // The slot is laid out as a workspace directory: it becomes this one.
     auto home = store_.workspace_dir(id);
-    fs::create_directories(home, ec);
-    for (const char* part : {"sandbox", "runtime"})
-      if (!ec)
-        fs::rename(taken / part, home / part, ec);
-    auto spec = slot_spec(id, home, key);
+    fs::create_directories(home.parent_path(), ec);
+    fs::rename(taken, home, ec);
     if (ec) {
       destroy_slot(taken);
-      static_cast<void>(backend.destroy(spec));
       return make_error(error_code::internal, "cannot move parked sandbox "
                                                 + name + " to " + home.string()
                                                 + ": " + ec.message());
     }
-    // Freeing the slot's files can wait for the next refill: on a disk
-    // mounted with online discard each freed block costs a round trip.
-    fs::rename(taken, dir() / ("." + name + ".spent"), ec);
-    auto endpoint = backend.claim(spec);
-    if (endpoint)
-      return endpoint;
-    static_cast<void>(backend.destroy(spec));
-    return endpoint.err();
+    auto spec = slot_spec(id, home, key);
+    bool baseline = fs::exists(home / "baseline" / "manifest.json", ec);
+    auto ticket = backend.claim(spec);
+    if (ticket)
+      return claimed_slot{std::move(*lock), std::move(*ticket), baseline};
+    destroy_slot(home);
+    return ticket.err();
   }
   return none;
 }
@@ -174,13 +179,29 @@ result<std::string> sandbox_pool::park(const pool_key& key) const {
     destroy_slot(building);
     return e;
   };
-  if (auto parked = backend.park(spec); !parked)
+  auto parked = backend.park(spec);
+  if (!parked)
     return fail(parked.err());
+  // Nothing has run in the sandbox: what /workspace holds now is what every
+  // workspace that claims it starts from.
+  auto link = connect_agent(*parked);
+  if (!link)
+    return fail(link.err());
+  if (auto taken = take_baseline(**link, building / "baseline"); !taken)
+    return fail(taken.err());
+  link->reset(); // the agent that served it exits
+  // What a workspace's create and first exec would otherwise create now.
+  std::error_code ec;
+  fs::create_directories(building / "commands", ec);
+  if (auto counted = activity_file{building / "activity"}.write({}); !counted)
+    return fail(counted.err());
+  if (auto lock = sys::write_file_atomic_unsynced(building / "lock", "", 0600);
+      !lock)
+    return fail(lock.err());
   if (auto written = sys::write_file_atomic(
         building / "slot.json", dump_json(slot_json(key, *rootfs)), 0600);
       !written)
     return fail(written.err());
-  std::error_code ec;
   fs::rename(building, dir() / name, ec);
   if (ec)
     return fail(
@@ -189,23 +210,9 @@ result<std::string> sandbox_pool::park(const pool_key& key) const {
   return name;
 }
 
-void sandbox_pool::remove_spent(size_t batch) const {
-  std::error_code ec;
-  std::vector<fs::path> spent;
-  for (const auto& e : fs::directory_iterator(dir(), ec))
-    if (e.path().extension() == ".spent")
-      spent.push_back(e.path());
-  if (spent.size() < batch)
-    return;
-  for (const auto& path : spent)
-    fs::remove_all(path, ec);
-}
-
 void sandbox_pool::drain(const std::set<std::string>& names, bool all) const {
   std::error_code ec;
   auto now = fs::file_time_type::clock::now();
-  if (all)
-    remove_spent();
   for (const auto& e : fs::directory_iterator(dir(), ec)) {
     auto name = e.path().filename().string();
     if (hidden(name)) {
@@ -243,7 +250,6 @@ pool_impl(pool_actor::stateful_pointer<pool_state> self,
       // just got: it yields the CPU to them.
       ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
       sandbox_pool pool{*st.store};
-      pool.remove_spent(16); // in batches: see state_store::save
       pool_key key{environment, vcpu_count, mem_mib};
       // Best effort: a pool that cannot be filled only means cold creates.
       for (auto n = pool.count(key); n < static_cast<size_t>(st.target); ++n) {

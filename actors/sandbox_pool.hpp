@@ -7,6 +7,7 @@
 #include "actors/state_store.hpp"
 #include "messages/type_ids.hpp"
 #include "vmm/backend.hpp"
+#include "vmm/sandbox/sandbox_backend.hpp"
 
 namespace pyro {
 
@@ -18,36 +19,44 @@ struct pool_key {
   int mem_mib = 1024;
 };
 
+/// A claimed slot's sandbox, on its way to running the workspace's agent.
+struct claimed_slot {
+  /// The workspace's lock, held since before its directory appeared.
+  sys::file_lock lock;
+  vmm::claim_ticket ticket;
+  /// The baseline of /workspace taken at park time is the workspace's now.
+  bool baseline = false;
+};
+
 /// Sandboxes built ahead of time so that a create only has to name one:
 /// PYRO_HOME/pool/<slot>/ is laid out like a workspace directory (sandbox/,
-/// runtime/) around a sandbox parked by sandbox_backend::park, plus
-/// slot.json saying what it fits and which agent, helper and root
-/// filesystem it was built from. Slots being built, claimed or drained have
-/// dot names and are never claimed. Any pyro process on the same home may
-/// claim a slot another parked; a claim is one rename, so two never get the
-/// same sandbox.
+/// runtime/) around a sandbox parked by sandbox_backend::park, the baseline
+/// of its untouched /workspace (baseline/, as a workspace keeps it), the
+/// files a workspace's first exec would otherwise create (commands/,
+/// activity) and its lock file, plus slot.json saying what it fits and which
+/// agent, helper and root filesystem it was built from. Slots being built,
+/// claimed or drained have dot names and are never claimed. Any pyro process on
+/// the same home may claim a slot another parked; a claim is one rename, so two
+/// never get the same sandbox.
 class sandbox_pool {
 public:
   explicit sandbox_pool(const state_store& store) : store_(store) {
     // nop
   }
 
-  /// Gives workspace `id` a parked sandbox that fits `key`: the slot's
-  /// sandbox/ and runtime/ move into the workspace directory and PID 1
-  /// becomes the workspace's. `not_found` when no slot fits (the caller
-  /// boots one); slots found stale or dead on the way are drained.
-  result<vmm::agent_endpoint> claim(const pool_key& key,
-                                    const std::string& id) const;
+  /// Gives workspace `id` (which has no directory yet) a parked sandbox
+  /// that fits `key`: the slot's lock file becomes the workspace's (and is
+  /// held), the slot directory becomes the workspace directory, and PID 1
+  /// is told to become the workspace's. `not_found` when no slot
+  /// fits (the caller boots one); slots found stale or dead on the way are
+  /// drained. On any other error nothing of the slot is left.
+  result<claimed_slot> claim(const pool_key& key, const std::string& id) const;
 
   /// Parks one sandbox for `key`; returns the slot's name.
   result<std::string> park(const pool_key& key) const;
 
   /// Parked, current slots that fit `key`.
   [[nodiscard]] size_t count(const pool_key& key) const;
-
-  /// Removes what claims left behind (slot directories emptied of their
-  /// sandbox, renamed *.spent), once there are `batch` of them.
-  void remove_spent(size_t batch = 1) const;
 
   /// Every parked slot's name.
   [[nodiscard]] std::set<std::string> slots() const;

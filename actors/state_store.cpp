@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* trash_prefix = ".trash-";
+constexpr const char* creating_name = "creating.json";
 
 error not_found_error(const std::string& id) {
   return make_error(error_code::not_found,
@@ -34,6 +35,12 @@ error corrupt_error(const std::string& id, const fs::path& path,
                     "inspect the file, or remove the workspace with "
                     "`pyro workspace delete "
                       + id + "`");
+}
+
+// With the pid: a generator seeded before a fork repeats in every child.
+std::string unique_name() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::to_string(::getpid()) + "-" + std::to_string(rng());
 }
 
 } // namespace
@@ -54,6 +61,14 @@ fs::path state_store::record_path(const std::string& id) const {
   return workspace_dir(id) / "workspace.json";
 }
 
+fs::path state_store::lock_path(const std::string& id) const {
+  return home_ / "locks" / (id + ".lock");
+}
+
+activity_file state_store::activity_of(const std::string& id) const {
+  return activity_file{workspace_dir(id) / "activity"};
+}
+
 bool state_store::exists(const std::string& id) const {
   std::error_code ec;
   return validate_workspace_id(id) && fs::is_directory(workspace_dir(id), ec);
@@ -64,6 +79,13 @@ result<workspace_record> state_store::load(const std::string& id) const {
     return valid.err();
   auto path = record_path(id);
   auto text = sys::read_file(path);
+  if (!text && text.err().code == error_code::not_found) {
+    auto creating = workspace_dir(id) / creating_name;
+    if (auto early = sys::read_file(creating)) {
+      path = creating;
+      text = std::move(early);
+    }
+  }
   if (!text) {
     if (text.err().code == error_code::not_found)
       return exists(id) ? corrupt_error(id, path, "the file is missing")
@@ -82,10 +104,26 @@ result<workspace_record> state_store::load(const std::string& id) const {
   if (record->workspace_id != id)
     return corrupt_error(id, path,
                          "it names workspace '" + record->workspace_id + "'");
+  if (auto used = activity_of(id).read()) {
+    record->command_count
+      = std::max(record->command_count, used->command_count);
+    record->last_activity_at
+      = std::max(record->last_activity_at, used->last_activity_at);
+  }
   return record;
 }
 
-status state_store::save(const workspace_record& record, bool durable) const {
+status state_store::save(const workspace_record& record) const {
+  return write_record(record, record_path(record.workspace_id), true);
+}
+
+status state_store::save_creating(const workspace_record& record) const {
+  return write_record(
+    record, workspace_dir(record.workspace_id) / creating_name, false);
+}
+
+status state_store::write_record(const workspace_record& record,
+                                 const fs::path& path, bool durable) const {
   if (auto valid = validate_workspace_id(record.workspace_id); !valid)
     return valid;
   std::error_code ec;
@@ -95,17 +133,15 @@ status state_store::save(const workspace_record& record, bool durable) const {
                       "cannot create "
                         + workspace_dir(record.workspace_id).string() + ": "
                         + ec.message());
-  auto path = record_path(record.workspace_id);
   sys::remove_stale_temp_files(path);
   // The version being replaced stays linked under superseded/ so that the
   // rename does not free its blocks now: on a disk mounted with online
   // discard, the next journal commit (the next fsync, anyone's) waits for
-  // the blocks freed before it. tidy() frees them in batches.
+  // the blocks freed before it. tidy() frees them off the caller's path.
   if (fs::exists(path, ec)) {
     auto superseded = workspace_dir(record.workspace_id) / "superseded";
     fs::create_directories(superseded, ec);
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    auto kept = superseded / std::to_string(rng());
+    auto kept = superseded / unique_name();
     if (::link(path.c_str(), kept.c_str()) != 0)
       return make_error(error_code::internal, "cannot keep " + path.string()
                                                 + ": " + std::strerror(errno));
@@ -152,9 +188,7 @@ status state_store::remove(const std::string& id) const {
     return valid;
   if (!exists(id))
     return not_found_error(id);
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto trash
-    = workspaces_dir() / (trash_prefix + id + "-" + std::to_string(rng()));
+  auto trash = workspaces_dir() / (trash_prefix + id + "-" + unique_name());
   std::error_code ec;
   fs::rename(workspace_dir(id), trash, ec);
   if (ec)
@@ -191,7 +225,7 @@ state_store::lock(const std::string& id,
                   std::chrono::milliseconds timeout) const {
   if (auto valid = validate_workspace_id(id); !valid)
     return valid.err();
-  return sys::file_lock::acquire(home_ / "locks" / (id + ".lock"), timeout);
+  return sys::file_lock::acquire(lock_path(id), timeout);
 }
 
 } // namespace pyro

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/activity_file.hpp"
 #include "messages/error.hpp"
 #include "messages/sys/file_lock.hpp"
 #include "messages/workspace_record.hpp"
@@ -42,6 +43,10 @@ public:
 
   [[nodiscard]] std::filesystem::path record_path(const std::string& id) const;
 
+  /// Its command count and last use, beside the record (load() folds them
+  /// in); exec updates them there, under the workspace lock.
+  [[nodiscard]] activity_file activity_of(const std::string& id) const;
+
   /// Whether a workspace directory exists for a valid id.
   [[nodiscard]] bool exists(const std::string& id) const;
 
@@ -49,10 +54,16 @@ public:
   /// `failed_precondition` naming the problem for a corrupt record.
   result<workspace_record> load(const std::string& id) const;
 
-  /// Writes the record atomically, creating the workspace directory.
-  /// `durable` = false skips the fsyncs, for transient states whose record
-  /// a power loss may take (an unreadable record is still deletable).
-  status save(const workspace_record& record, bool durable = true) const;
+  /// Writes the record atomically and durably, creating the workspace
+  /// directory.
+  status save(const workspace_record& record) const;
+
+  /// The record of a workspace being created, only there so that a create
+  /// killed half-way can be cleaned up: written beside the record (load()
+  /// reads it while there is no record) and without fsyncs, so the first
+  /// save() creates the record instead of replacing it. A power loss may
+  /// take it; a workspace without a readable record is still deletable.
+  status save_creating(const workspace_record& record) const;
 
   /// Frees the record versions save() replaced; workspace actors call it
   /// now and then, off the caller's path.
@@ -71,6 +82,9 @@ public:
                                       std::chrono::milliseconds timeout
                                       = std::chrono::seconds{30}) const;
 
+  /// The file whose flock is the workspace's lock.
+  [[nodiscard]] std::filesystem::path lock_path(const std::string& id) const;
+
   /// Exclusive lock on one workspace for the duration of a mutation.
   result<sys::file_lock> lock(const std::string& id,
                               std::chrono::milliseconds timeout
@@ -78,6 +92,9 @@ public:
 
 private:
   void sweep_trash() const;
+
+  status write_record(const workspace_record& record,
+                      const std::filesystem::path& path, bool durable) const;
 
   std::filesystem::path home_;
 };

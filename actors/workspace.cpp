@@ -19,16 +19,16 @@ caf::result<T> reply(result<T>&& r) {
   return std::move(*r);
 }
 
-// Frees what save() superseded once every 32 creates and execs (each saves
-// the record at least once), on a thread of its own, so that few requests
-// meet the disk's discards (state_store::save) and most spawn nothing.
-void tidy_later(workspace_actor::stateful_pointer<workspace_state> self) {
-  constexpr int batch = 32;
-  if (++self->state.saves_since_tidy < batch)
-    return;
-  self->state.saves_since_tidy = 0;
+// Frees the record versions a save superseded (state_store::save), on a
+// thread of its own: after a create, an exec or a read the record is new or
+// untouched, so only the lifecycle requests that replace it call this.
+template <class T>
+caf::result<T>
+reply_and_tidy(workspace_actor::stateful_pointer<workspace_state> self,
+               result<T>&& r) {
   self->spawn<caf::detached>(
     [store = self->state.store, id = self->state.id] { store->tidy(id); });
+  return reply(std::move(r));
 }
 
 } // namespace
@@ -68,7 +68,7 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
       record->last_activity_at = sys::unix_now();
       if (auto saved = st.store->save(*record); !saved)
         return to_caf(saved.err());
-      return std::move(*record);
+      return reply_and_tidy(self, result<workspace_record>{*record});
     },
     [=](create_atom, const create_request& request,
         const progress_sink& progress) -> caf::result<workspace_record> {
@@ -79,15 +79,11 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
         self->quit(); // nothing exists for this id any more
         return to_caf(record.err());
       }
-      tidy_later(self);
       return std::move(*record);
     },
     [=](exec_atom, const exec_request& request) -> caf::result<exec_result> {
-      auto out = exec_in_workspace(*self->state.store, self->state.id, request);
-      tidy_later(self);
-      if (!out)
-        return to_caf(out.err());
-      return std::move(*out);
+      return reply(
+        exec_in_workspace(*self->state.store, self->state.id, request));
     },
     [=](sync_atom, const std::string& source,
         const std::string& dest) -> caf::result<sync_result> {
@@ -126,10 +122,12 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
       return reply(read_journal(*self->state.store, self->state.id));
     },
     [=](stop_atom) -> caf::result<workspace_record> {
-      return reply(stop_workspace_now(*self->state.store, self->state.id));
+      return reply_and_tidy(
+        self, stop_workspace_now(*self->state.store, self->state.id));
     },
     [=](start_atom) -> caf::result<workspace_record> {
-      return reply(start_workspace_now(*self->state.store, self->state.id));
+      return reply_and_tidy(
+        self, start_workspace_now(*self->state.store, self->state.id));
     },
     [=](snap_add_atom, const std::string& name) -> caf::result<snapshot_info> {
       return reply(
@@ -147,7 +145,8 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
     },
     [=](reset_atom,
         const std::string& snapshot) -> caf::result<workspace_record> {
-      return reply(
+      return reply_and_tidy(
+        self,
         reset_workspace_now(*self->state.store, self->state.id, snapshot));
     },
     [=](remove_atom) -> caf::result<bool> {

@@ -11,8 +11,6 @@ namespace pyro {
 struct workspace_state {
   std::string id;
   std::shared_ptr<const state_store> store;
-  /// Creates and execs since superseded records were last freed.
-  int saves_since_tidy = 0;
   static inline const char* name = "workspace";
 };
 

@@ -237,6 +237,9 @@ result<workspace_record> reset_workspace_now(const state_store& store,
   record->command_count = 0;
   record->state = "started";
   record->last_activity_at = sys::unix_now();
+  if (auto counted = store.activity_of(id).write({0, record->last_activity_at});
+      !counted)
+    return counted.err();
   if (auto saved = store.save(*record); !saved)
     return saved.err();
   return *record;

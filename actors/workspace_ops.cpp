@@ -116,9 +116,6 @@ result<workspace_record> create_workspace_now(const state_store& store,
   if (store.exists(id))
     return make_error(error_code::already_exists,
                       "workspace '" + id + "' already exists");
-  auto lock = store.lock(id);
-  if (!lock)
-    return lock.err();
 
   auto now = sys::unix_now();
   workspace_record record;
@@ -141,20 +138,34 @@ result<workspace_record> create_workspace_now(const state_store& store,
   record.execution_mode = std::string{(*backend)->execution_mode()};
   for (const auto& s : request.secrets)
     record.secrets.push_back({s.name, s.source_kind});
+  sys::file_lock lock; // released after the guard has done its work
+  // Armed before anything exists: it also undoes a claim made just below,
+  // before the record is written.
+  teardown_guard guard{store, id};
+  // A parked sandbox, if one fits, brings the workspace directory along,
+  // already locked.
+  auto claimed = claim_parked(store, record);
+  if (claimed) {
+    lock = std::move(claimed->lock);
+  } else {
+    auto taken = store.lock(id);
+    if (!taken)
+      return taken.err();
+    lock = std::move(*taken);
+  }
   // Only there so that a create killed half-way can be cleaned up; the
   // "started" record below is the durable one.
-  if (auto saved = store.save(record, false); !saved)
+  if (auto saved = store.save_creating(record); !saved)
     return saved.err();
-  teardown_guard guard{store, id};
   if (auto kept = save_secret_values(store, id, request.secrets); !kept)
     return kept.err();
 
-  auto scratch = store.workspace_dir(id) / "tmp";
   std::error_code ec;
-  fs::create_directories(scratch, ec);
   std::optional<packed_archive> seed;
   if (!request.seed_path.empty()) {
     say(progress, "[create] phase=pack workspace_id=" + id);
+    auto scratch = store.workspace_dir(id) / "tmp";
+    fs::create_directories(scratch, ec);
     auto packed = pack_for_import(request.seed_path, scratch / "seed.tar");
     if (!packed)
       return packed.err();
@@ -165,36 +176,33 @@ result<workspace_record> create_workspace_now(const state_store& store,
 
   say(progress,
       "[create] phase=boot workspace_id=" + id + " backend=" + record.backend);
-  auto link = claim_or_boot(store, record);
-  if (!link)
-    return link.err();
+  auto sandbox = start_sandbox(store, record, std::move(claimed));
+  if (!sandbox)
+    return sandbox.err();
   if (seed) {
     say(progress, "[create] phase=seed workspace_id=" + id
                     + " entries=" + std::to_string(seed->entries));
-    if (auto imported = (*link)->import_tar(seed->tar_path, "/workspace");
+    if (auto up = sandbox->ready(); !up)
+      return up.err();
+    if (auto imported = sandbox->link->import_tar(seed->tar_path, "/workspace");
         !imported)
       return imported.err();
     fs::remove(seed->tar_path, ec);
   }
 
   say(progress, "[create] phase=baseline workspace_id=" + id);
-  auto base = baseline_dir(store, id);
-  fs::create_directories(base, ec);
-  if (auto exported = (*link)->export_tar("/workspace", base / "workspace.tar");
-      !exported)
-    return exported.err();
-  auto walk = (*link)->walk();
-  if (!walk)
-    return walk.err();
-  if (auto written = sys::write_file_atomic(base / "manifest.json",
-                                            dump_json(to_json(*walk)), 0600);
-      !written)
-    return written.err();
+  if (seed || !sandbox->has_baseline)
+    if (auto taken = take_baseline(*sandbox->link, baseline_dir(store, id));
+        !taken)
+      return taken.err();
 
   record.state = "started";
   record.last_activity_at = sys::unix_now();
   if (auto saved = store.save(record); !saved)
     return saved.err();
+  // A claimed sandbox's agent started while the record was written.
+  if (auto up = sandbox->ready(); !up)
+    return up.err();
   guard.dismiss();
   say(progress, "[create] phase=ready workspace_id=" + id);
   return record;
@@ -223,16 +231,59 @@ result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
   return link_to_new_sandbox(store, r, *endpoint);
 }
 
-result<std::unique_ptr<agent_link>> claim_or_boot(const state_store& store,
-                                                  const workspace_record& r) {
+status new_sandbox::ready() {
+  if (!pending)
+    return {};
+  auto answer = pending->wait(std::chrono::seconds{10});
+  pending.reset();
+  return answer;
+}
+
+status take_baseline(agent_link& link, const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  auto tar = dir / "workspace.tar";
+  if (auto exported = link.export_tar("/workspace", tar); !exported)
+    return exported.err();
+  if (auto synced = sys::sync_file(tar); !synced)
+    return synced;
+  auto walk = link.walk();
+  if (!walk)
+    return walk.err();
+  return sys::write_file_atomic(dir / "manifest.json",
+                                dump_json(to_json(*walk)), 0600);
+}
+
+std::optional<claimed_slot> claim_parked(const state_store& store,
+                                         const workspace_record& r) {
   if (r.backend != "sandbox" || r.network_policy != "off")
-    return boot_workspace(store, r);
-  // A failed claim has destroyed what it took; a cold boot still works.
+    return std::nullopt;
   auto claimed = sandbox_pool{store}.claim(
     {r.environment, r.vcpu_count, r.mem_mib}, r.workspace_id);
   if (!claimed)
-    return boot_workspace(store, r);
-  return link_to_new_sandbox(store, r, *claimed);
+    return std::nullopt; // it destroyed what it took: boot instead
+  return std::move(*claimed);
+}
+
+result<new_sandbox> start_sandbox(const state_store& store,
+                                  const workspace_record& r,
+                                  std::optional<claimed_slot> claimed) {
+  if (!claimed) {
+    auto link = boot_workspace(store, r);
+    if (!link)
+      return link.err();
+    return new_sandbox{std::move(*link), false, std::nullopt};
+  }
+  auto endpoint = claimed->ticket.endpoint;
+  new_sandbox out{nullptr, claimed->baseline, std::move(claimed->ticket)};
+  if (!r.secrets.empty()) // they go to the agent, which must run first
+    if (auto up = out.ready(); !up)
+      return up.err();
+  auto link = link_to_new_sandbox(store, r, endpoint);
+  if (!link)
+    return link.err();
+  out.link = std::move(*link);
+  return out;
 }
 
 result<std::unique_ptr<agent_link>> open_agent(const state_store& store,
@@ -261,27 +312,18 @@ result<exec_result> exec_in_workspace(const state_store& store,
   if (request.timeout_seconds < 1 || request.timeout_seconds > 86400)
     return make_error(error_code::invalid_argument,
                       "timeout_seconds must be 1-86400");
-  exec_result out;
-  workspace_record record;
+  auto record = store.load(id);
+  if (!record)
+    return record.err();
   exec_request resolved = request;
-  {
-    auto locked = store.lock_and_load(id);
-    if (!locked)
-      return locked.err();
-    record = std::move(locked->record);
-    auto secret_env = secret_env_map(record, request.secret_env);
-    if (!secret_env)
-      return secret_env.err();
-    resolved.secret_env_map = std::move(*secret_env);
-    out.sequence = ++record.command_count;
-    record.last_activity_at = sys::unix_now();
-    if (auto saved = store.save(record); !saved)
-      return saved.err();
-  }
-  auto link = open_agent(store, record);
+  auto secret_env = secret_env_map(*record, request.secret_env);
+  if (!secret_env)
+    return secret_env.err();
+  resolved.secret_env_map = std::move(*secret_env);
+  auto link = open_agent(store, *record);
   if (!link)
     return link.err();
-  auto redact = redactor::for_workspace(store, record);
+  auto redact = redactor::for_workspace(store, *record);
   if (!redact)
     return redact.err();
   auto started = sys::unix_now();
@@ -291,13 +333,13 @@ result<exec_result> exec_in_workspace(const state_store& store,
   // Secret values never reach the journal or the caller.
   outcome->stdout_text = redact->apply(std::move(outcome->stdout_text));
   outcome->stderr_text = redact->apply(std::move(outcome->stderr_text));
+  exec_result out;
   out.workspace_id = id;
   out.command = redact->apply(request.command);
   out.cwd = request.cwd;
-  out.execution_mode = record.execution_mode;
+  out.execution_mode = record->execution_mode;
   out.outcome = std::move(*outcome);
   journal_entry entry;
-  entry.sequence = out.sequence;
   entry.command = out.command;
   entry.cwd = out.cwd;
   entry.exit_code = out.outcome.exit_code;
@@ -308,10 +350,24 @@ result<exec_result> exec_in_workspace(const state_store& store,
   entry.stdout_text = out.outcome.stdout_text;
   entry.stderr_text = out.outcome.stderr_text;
   entry.truncated = out.outcome.truncated;
-  if (auto appended
-      = journal{store.workspace_dir(id) / "commands"}.append(entry);
-      !appended)
-    return appended.err();
+  // Numbered once it has run, under the lock, so concurrent execs from any
+  // process get distinct numbers; the record itself is not rewritten.
+  auto lock = store.lock(id);
+  if (!lock)
+    return lock.err();
+  if (!store.exists(id))
+    return out; // deleted while the command ran: nowhere to journal it
+  auto current = store.load(id); // its count, as of now
+  if (!current)
+    return current.err();
+  auto sequence = journal{store.workspace_dir(id) / "commands"}.append_next(
+    entry, current->command_count);
+  if (!sequence)
+    return sequence.err();
+  out.sequence = *sequence;
+  if (auto noted = store.activity_of(id).write({*sequence, sys::unix_now()});
+      !noted)
+    return noted.err();
   return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,7 @@
 
 #include "actors/agent_link.hpp"
 #include "actors/create_request.hpp"
+#include "actors/sandbox_pool.hpp"
 #include "actors/state_store.hpp"
 
 namespace pyro {
@@ -30,18 +32,40 @@ result<workspace_record> create_workspace_now(const state_store& store,
 result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
                                                    const workspace_record& r);
 
-/// For a new workspace: a parked sandbox from the pool when one fits (the
-/// sandbox backend, network policy off), else boot_workspace.
-result<std::unique_ptr<agent_link>> claim_or_boot(const state_store& store,
-                                                  const workspace_record& r);
+/// A new workspace's sandbox, booted or claimed from the pool.
+struct new_sandbox {
+  std::unique_ptr<agent_link> link;
+  /// The pool took the baseline of the untouched /workspace at park time.
+  bool has_baseline = false;
+  /// A claimed sandbox's PID 1 is still becoming the workspace's agent.
+  std::optional<vmm::claim_ticket> pending;
+
+  /// Waits for that, once; the agent answers afterwards.
+  status ready();
+};
+
+/// For a new workspace whose directory does not exist yet: a parked
+/// sandbox from the pool when one fits (the sandbox backend, network policy
+/// off); its slot directory becomes the workspace directory.
+std::optional<claimed_slot> claim_parked(const state_store& store,
+                                         const workspace_record& r);
+
+/// The new workspace's sandbox: the claimed one, else one booted now.
+result<new_sandbox> start_sandbox(const state_store& store,
+                                  const workspace_record& r,
+                                  std::optional<claimed_slot> claimed);
+
+/// Stores /workspace as the baseline in `dir`: workspace.tar and
+/// manifest.json, both synced.
+status take_baseline(agent_link& link, const std::filesystem::path& dir);
 
 /// A link to the running agent of a started workspace.
 result<std::unique_ptr<agent_link>> open_agent(const state_store& store,
                                                const workspace_record& record);
 
-/// Runs a command in /workspace. The sequence number is taken under the
-/// workspace lock, so concurrent execs from several processes get distinct
-/// numbers; the command itself runs without the lock.
+/// Runs a command in /workspace, without the workspace lock; then, under
+/// it, journals it with the next sequence number, so concurrent execs from
+/// several processes get distinct numbers.
 result<exec_result> exec_in_workspace(const state_store& store,
                                       const std::string& id,
                                       const exec_request& request);

@@ -67,6 +67,8 @@ public:
     if (i == by_tag_.end())
       return false;
     ::kill(-i->second, SIGKILL);
+    // A child not yet through setsid() has no group of its own to kill.
+    ::kill(i->second, SIGKILL);
     return true;
   }
 

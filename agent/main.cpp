@@ -1,6 +1,7 @@
 // pyro-agent: the guest agent (docs/protocol.md).
 //
 //   pyro-agent --listen ADDRESS [--root DIR] [--sandbox] [--hostname N]
+//              [--once]
 //
 // ADDRESS is unix:PATH, vsock:PORT, vport:NAME or fd:N (an inherited
 // listening socket: a parked sandbox binds it before the agent starts).
@@ -8,7 +9,8 @@
 // (--sandbox); in a VM it is first the initramfs's /init (PID 1, no
 // arguments), which mounts the root disk and runs it again from there to do
 // init duties; on the host (host-compat backend, tests) --root names the
-// directory that plays "/".
+// directory that plays "/". With --once it serves one connection and exits
+// (a parked sandbox's baseline is taken that way).
 
 #include <cstdio>
 #include <cstring>
@@ -27,6 +29,7 @@ int main(int argc, char** argv) {
   pyro::agent::agent_context ctx;
   std::string listen;
   bool sandbox = false;
+  bool once = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -40,16 +43,19 @@ int main(int argc, char** argv) {
       ctx.hostname = value();
     else if (arg == "--sandbox")
       sandbox = true;
+    else if (arg == "--once")
+      once = true;
     else if (arg == "--version") {
       std::printf("pyro-agent %s (protocol %d)\n", pyro::agent::agent_version,
                   pyro::agent::protocol_version);
       return 0;
     } else {
-      std::fprintf(stderr,
-                   "pyro-agent: unknown argument '%s'\n"
-                   "usage: pyro-agent --listen unix:PATH|vsock:PORT|vport:NAME|fd:N "
-                   "[--root DIR] [--sandbox] [--hostname NAME]\n",
-                   arg.c_str());
+      std::fprintf(
+        stderr,
+        "pyro-agent: unknown argument '%s'\n"
+        "usage: pyro-agent --listen unix:PATH|vsock:PORT|vport:NAME|fd:N "
+        "[--root DIR] [--sandbox] [--hostname NAME] [--once]\n",
+        arg.c_str());
       return 2;
     }
   }
@@ -62,7 +68,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pyro-agent: %s\n", ready.err().message.c_str());
     return 1;
   }
-  auto served = pyro::agent::serve(ctx, listen);
+  auto served = pyro::agent::serve(ctx, listen, once);
+  if (served)
+    return 0;
   std::fprintf(stderr, "pyro-agent: %s\n", served.err().message.c_str());
   return 1;
 }

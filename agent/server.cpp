@@ -92,7 +92,7 @@ void serve_connection(const agent_context& ctx, int fd) {
 
 namespace {
 
-status accept_loop(const agent_context& ctx, int listener) {
+status accept_loop(const agent_context& ctx, int listener, bool once) {
   for (;;) {
     int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
@@ -107,13 +107,18 @@ status accept_loop(const agent_context& ctx, int listener) {
       continue;
     }
     ++open_connections;
+    if (once) {
+      serve_connection(ctx, fd);
+      return {};
+    }
     std::thread{[&ctx, fd] {
       serve_connection(ctx, fd);
     }}.detach();
   }
 }
 
-status serve_unix(const agent_context& ctx, const std::string& socket_path) {
+status serve_unix(const agent_context& ctx, const std::string& socket_path,
+                  bool once) {
   // Bind under a temporary name and rename once listening, so the socket
   // path never exists while connections would still be refused.
   auto staged = socket_path + ".tmp";
@@ -136,12 +141,13 @@ status serve_unix(const agent_context& ctx, const std::string& socket_path) {
   if (::rename(staged.c_str(), socket_path.c_str()) != 0)
     return make_error(error_code::internal, "cannot publish " + socket_path
                                               + ": " + std::strerror(errno));
-  return accept_loop(ctx, listener);
+  return accept_loop(ctx, listener, once);
 }
 
 // A listening socket made by whoever started the agent: a parked sandbox
 // binds it before the agent exists, so connections queue instead of failing.
-status serve_inherited(const agent_context& ctx, const std::string& fd_text) {
+status serve_inherited(const agent_context& ctx, const std::string& fd_text,
+                       bool once) {
   int fd = std::atoi(fd_text.c_str());
   int listening = 0;
   socklen_t len = sizeof(listening);
@@ -151,7 +157,7 @@ status serve_inherited(const agent_context& ctx, const std::string& fd_text) {
     return make_error(error_code::invalid_argument,
                       "fd " + fd_text + " is not a listening socket");
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  return accept_loop(ctx, fd);
+  return accept_loop(ctx, fd, once);
 }
 
 status serve_vsock(const agent_context& ctx, const std::string& port_text) {
@@ -170,7 +176,7 @@ status serve_vsock(const agent_context& ctx, const std::string& port_text) {
     return make_error(error_code::unavailable, "cannot listen on vsock port "
                                                  + port_text + ": "
                                                  + std::strerror(errno));
-  return accept_loop(ctx, listener);
+  return accept_loop(ctx, listener, false);
 }
 
 // Without udev there is no /dev/virtio-ports/NAME: the port is found by the
@@ -229,21 +235,22 @@ status serve_virtio_port(const agent_context& ctx, const std::string& name) {
 
 } // namespace
 
-status serve(const agent_context& ctx, const std::string& address) {
+status serve(const agent_context& ctx, const std::string& address, bool once) {
   auto colon = address.find(':');
   auto scheme = address.substr(0, colon);
   auto rest = colon == std::string::npos ? "" : address.substr(colon + 1);
   if (scheme == "unix" && !rest.empty())
-    return serve_unix(ctx, rest);
+    return serve_unix(ctx, rest, once);
   if (scheme == "vsock")
     return serve_vsock(ctx, rest);
   if (scheme == "fd")
-    return serve_inherited(ctx, rest);
+    return serve_inherited(ctx, rest, once);
   if (scheme == "vport" && !rest.empty())
     return serve_virtio_port(ctx, rest);
-  return make_error(error_code::invalid_argument,
-                    "cannot listen on '" + address
-                      + "': expected unix:PATH, vsock:PORT, vport:NAME or fd:N");
+  return make_error(
+    error_code::invalid_argument,
+    "cannot listen on '" + address
+      + "': expected unix:PATH, vsock:PORT, vport:NAME or fd:N");
 }
 
 } // namespace pyro::agent

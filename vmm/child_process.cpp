@@ -127,29 +127,31 @@ result<pid_t> spawn_detached(const std::vector<std::string>& argv,
   return pid;
 }
 
-result<std::string> exchange_line(const std::string& path,
-                                  const std::string& text,
-                                  std::chrono::milliseconds timeout) {
+result<sys::unique_fd> send_line(const std::string& path,
+                                 const std::string& text) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path))
     return make_error(error_code::invalid_argument,
                       "socket path too long: " + path);
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sys::unique_fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
   auto failed = [&](const std::string& what) {
-    auto e = make_error(error_code::unavailable,
-                        what + " " + path + ": " + std::strerror(errno));
-    if (fd >= 0)
-      ::close(fd);
-    return e;
+    return make_error(error_code::unavailable,
+                      what + " " + path + ": " + std::strerror(errno));
   };
-  if (fd < 0
-      || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+  if (fd.get() < 0
+      || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+           != 0)
     return failed("cannot connect to");
-  if (::send(fd, text.data(), text.size(), MSG_NOSIGNAL)
+  if (::send(fd.get(), text.data(), text.size(), MSG_NOSIGNAL)
       != static_cast<ssize_t>(text.size()))
     return failed("cannot write to");
+  return fd;
+}
+
+result<std::string> read_to_eof(int fd, const std::string& what,
+                                std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string answer;
   char buf[512];
@@ -161,23 +163,21 @@ result<std::string> exchange_line(const std::string& path,
       = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
     if (ready < 0 && errno == EINTR)
       continue;
-    if (ready <= 0) {
-      ::close(fd);
+    if (ready <= 0)
       return make_error(error_code::deadline_exceeded,
-                        "no answer on " + path + " within "
+                        "no answer from " + what + " within "
                           + std::to_string(timeout.count()) + " ms");
-    }
     auto n = ::read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
-      return failed("cannot read from");
+      return make_error(error_code::unavailable, "cannot read from " + what
+                                                   + ": "
+                                                   + std::strerror(errno));
     if (n == 0)
-      break;
+      return answer;
     answer.append(buf, static_cast<size_t>(n));
   }
-  ::close(fd);
-  return answer;
 }
 
 status wait_for_socket(const std::string& path,

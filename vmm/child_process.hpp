@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "messages/error.hpp"
+#include "messages/sys/unique_fd.hpp"
 
 namespace pyro::vmm {
 
@@ -25,11 +26,15 @@ result<child_result> run_helper(const std::vector<std::string>& argv,
 result<pid_t> spawn_detached(const std::vector<std::string>& argv,
                              const std::string& log);
 
-/// Connects to a Unix socket, writes `text` and returns everything read
-/// until the peer closes; `deadline_exceeded` after `timeout`.
-result<std::string> exchange_line(const std::string& path,
-                                  const std::string& text,
-                                  std::chrono::milliseconds timeout);
+/// Connects to a Unix socket and writes `text`; the connection stays open
+/// for the answer (read_to_eof).
+result<sys::unique_fd> send_line(const std::string& path,
+                                 const std::string& text);
+
+/// Everything the peer writes on `fd` until it closes; `deadline_exceeded`
+/// after `timeout`. `what` names the peer in errors.
+result<std::string> read_to_eof(int fd, const std::string& what,
+                                std::chrono::milliseconds timeout);
 
 /// Waits until a Unix socket accepts a connection, or `timeout` passes.
 status wait_for_socket(const std::string& path,

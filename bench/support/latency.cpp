@@ -26,25 +26,33 @@ samples measure(std::string name, int warmup, int runs,
 samples measure(std::string name, int warmup, int runs,
                 const std::function<void()>& before,
                 const std::function<bool()>& body) {
-  samples out{std::move(name), {}};
-  for (int i = 0; i < warmup; ++i) {
-    if (before)
-      before();
-    if (!body())
-      return out;
+  return measure_interleaved({{std::move(name), body, before}}, warmup, runs)
+    .front();
+}
+
+std::vector<samples> measure_interleaved(const std::vector<series>& rows,
+                                         int warmup, int runs) {
+  std::vector<samples> out;
+  std::vector<bool> failed(rows.size(), false);
+  for (const auto& row : rows) {
+    out.push_back({row.name, {}});
+    out.back().us.reserve(static_cast<size_t>(runs));
   }
-  out.us.reserve(static_cast<size_t>(runs));
-  for (int i = 0; i < runs; ++i) {
-    if (before)
-      before();
-    auto start = std::chrono::steady_clock::now();
-    bool ok = body();
-    auto end = std::chrono::steady_clock::now();
-    if (!ok)
-      break;
-    out.us.push_back(
-      std::chrono::duration<double, std::micro>(end - start).count());
-  }
+  for (int round = 0; round < warmup + runs; ++round)
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (failed[i])
+        continue;
+      if (rows[i].before)
+        rows[i].before();
+      auto start = std::chrono::steady_clock::now();
+      bool ok = rows[i].body();
+      auto end = std::chrono::steady_clock::now();
+      if (!ok)
+        failed[i] = true;
+      else if (round >= warmup)
+        out[i].us.push_back(
+          std::chrono::duration<double, std::micro>(end - start).count());
+    }
   return out;
 }
 

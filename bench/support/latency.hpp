@@ -40,6 +40,21 @@ samples measure(std::string name, int warmup, int runs,
                 const std::function<void()>& before,
                 const std::function<bool()>& body);
 
+/// One row of an interleaved series: `before` runs untimed ahead of each
+/// timed `body`; a body returning false ends the row (its samples so far
+/// are kept).
+struct series {
+  std::string name;
+  std::function<bool()> body;
+  std::function<void()> before = {};
+};
+
+/// Takes one sample of every row in turn, `runs` rounds (after `warmup`
+/// unmeasured ones), so that a machine whose speed drifts during the
+/// measurement weighs on every row alike.
+std::vector<samples> measure_interleaved(const std::vector<series>& rows,
+                                         int warmup, int runs);
+
 /// "Linux 6.1 x86_64, 2 cores, <cpu model>": absolute figures are labelled
 /// with the machine they came from.
 std::string machine_label();

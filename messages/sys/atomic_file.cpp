@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 namespace pyro::sys {
@@ -39,10 +40,20 @@ status sync_directory(const std::filesystem::path& dir) {
   return {};
 }
 
+status sync_file(const std::filesystem::path& path) {
+  fd_guard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (fd.get() < 0)
+    return io_error("cannot open", path, errno);
+  if (::fsync(fd.get()) != 0)
+    return io_error("cannot fsync", path, errno);
+  return {};
+}
+
 namespace {
 
 status write_atomically(const std::filesystem::path& path,
-                        std::string_view contents, unsigned mode, bool sync) {
+                        std::string_view contents, unsigned mode, bool sync,
+                        bool replace = true) {
   auto dir = path.parent_path();
   if (dir.empty())
     dir = ".";
@@ -73,8 +84,19 @@ status write_atomically(const std::filesystem::path& path,
     return fail("cannot fsync");
   if (::close(fd.release()) != 0)
     return fail("cannot close");
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
+  if (!replace) {
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(),
+                    RENAME_NOREPLACE)
+        != 0) {
+      if (errno != EEXIST)
+        return fail("cannot rename to " + path.string() + " from");
+      ::unlink(tmp.c_str());
+      return make_error(error_code::already_exists,
+                        path.string() + " already exists");
+    }
+  } else if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return fail("cannot rename over " + path.string() + " from");
+  }
   return sync ? sync_directory(dir) : status{};
 }
 
@@ -83,6 +105,11 @@ status write_atomically(const std::filesystem::path& path,
 status write_file_atomic(const std::filesystem::path& path,
                          std::string_view contents, unsigned mode) {
   return write_atomically(path, contents, mode, true);
+}
+
+status write_file_exclusive(const std::filesystem::path& path,
+                            std::string_view contents, unsigned mode) {
+  return write_atomically(path, contents, mode, true, false);
 }
 
 status write_file_atomic_unsynced(const std::filesystem::path& path,

@@ -15,6 +15,11 @@ namespace pyro::sys {
 status write_file_atomic(const std::filesystem::path& path,
                          std::string_view contents, unsigned mode = 0644);
 
+/// Like write_file_atomic, for a file that must not exist yet:
+/// `already_exists` (and nothing written) if it does.
+status write_file_exclusive(const std::filesystem::path& path,
+                            std::string_view contents, unsigned mode = 0644);
+
 /// The same without the fsyncs: still all-or-nothing for readers and for a
 /// killed writer, but a power loss may leave the old file, no file or an
 /// empty one. For state that is transient and cleaned up when unreadable.
@@ -28,6 +33,9 @@ void remove_stale_temp_files(const std::filesystem::path& path);
 
 /// Reads a whole file; `not_found` if it is missing.
 result<std::string> read_file(const std::filesystem::path& path);
+
+/// fsyncs a file written some other way than the above.
+status sync_file(const std::filesystem::path& path);
 
 /// fsyncs a directory so that a rename or unlink inside it is durable.
 status sync_directory(const std::filesystem::path& dir);

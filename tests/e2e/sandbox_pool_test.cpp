@@ -3,6 +3,7 @@
 #include <set>
 #include <thread>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -93,6 +94,11 @@ TEST_CASE_METHOD(pool_fixture,
   pid_t parked_pid = 0;
   auto slot = prime(sdk, parked_pid);
   CHECK(cgroup_exists(slot) == fs::exists("/sys/fs/cgroup/memory/pyro"));
+  // The baseline of the untouched /workspace was taken at park time.
+  auto parked_baseline
+    = home.path() / "pool" / slot / "baseline" / "manifest.json";
+  struct stat taken {};
+  REQUIRE(::stat(parked_baseline.c_str(), &taken) == 0);
 
   create_request request;
   request.environment = "busybox";
@@ -101,6 +107,14 @@ TEST_CASE_METHOD(pool_fixture,
   auto id = ws->workspace_id;
   CHECK(recorded_pid(workspace_dir(id) / "runtime") == parked_pid);
   CHECK_FALSE(fs::exists(home.path() / "pool" / slot));
+  struct stat kept {};
+  REQUIRE(
+    ::stat((workspace_dir(id) / "baseline" / "manifest.json").c_str(), &kept)
+    == 0);
+  CHECK(kept.st_ino == taken.st_ino);
+  // The agent that served the baseline is gone: only PID 1 is an agent.
+  CHECK(run(sdk, id, "grep -l pyro-agent /proc/[0-9]*/comm")
+        == "/proc/1/comm\n");
 
   // Everything a cold sandbox guarantees holds for a claimed one.
   CHECK(run(sdk, id, "hostname") == id + "\n");
@@ -133,6 +147,34 @@ TEST_CASE_METHOD(pool_fixture,
   CHECK(run(sdk, id, "cat /workspace/file") == "kept\n");
   CHECK(run(sdk, id, "hostname") == id + "\n");
   REQUIRE(sdk.delete_workspace(id));
+}
+
+TEST_CASE_METHOD(pool_fixture,
+                 "a seeded create takes a parked sandbox and its own baseline",
+                 "[e2e][sandbox][pool]") {
+  Pyro sdk{options(1)};
+  pid_t parked_pid = 0;
+  auto slot = prime(sdk, parked_pid);
+  CHECK(fs::exists(home.path() / "pool" / slot / "baseline"));
+  test::temp_dir host;
+  fs::create_directories(host.path() / "seed");
+  std::ofstream{host.path() / "seed" / "README.md"} << "# seed\n";
+
+  create_request request;
+  request.environment = "busybox";
+  request.seed_path = host.path() / "seed";
+  auto ws = sdk.create_workspace(request);
+  REQUIRE(ws);
+  auto id = ws->workspace_id;
+  CHECK(recorded_pid(workspace_dir(id) / "runtime") == parked_pid);
+  CHECK(run(sdk, id, "cat /workspace/README.md") == "# seed\n");
+  auto diff = sdk.diff_workspace(id);
+  REQUIRE(diff);
+  CHECK_FALSE(diff->changed);
+  run(sdk, id, "rm /workspace/README.md");
+  diff = sdk.diff_workspace(id);
+  REQUIRE(diff);
+  CHECK(diff->summary.deleted == 1);
 }
 
 TEST_CASE_METHOD(pool_fixture,

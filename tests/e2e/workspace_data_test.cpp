@@ -1,4 +1,5 @@
 #include <set>
+#include <sys/stat.h>
 #include <thread>
 
 #include "sandbox_fixture.hpp"
@@ -159,6 +160,31 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   CHECK(*sequences.begin() == 1);
   CHECK(*sequences.rbegin() == static_cast<int64_t>(results.size()));
   CHECK(pyro_json({"workspace", "logs", id})["count"] == results.size());
+}
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "execs are journaled and counted without rewriting the "
+                 "record",
+                 "[e2e][workspace][exec]") {
+  auto id = create();
+  auto record = workspace_dir(id) / "workspace.json";
+  struct stat before {};
+  REQUIRE(::stat(record.c_str(), &before) == 0);
+  auto started = pyro_json({"workspace", "status", id});
+  CHECK(started["command_count"] == 0);
+  CHECK(exec(id, "true")["sequence"] == 1);
+  CHECK(exec(id, "false")["sequence"] == 2);
+  auto status = pyro_json({"workspace", "status", id});
+  CHECK(status["command_count"] == 2);
+  CHECK(status["last_activity_at"].get<double>()
+        >= started["last_activity_at"].get<double>());
+  auto logs = pyro_json({"workspace", "logs", id});
+  REQUIRE(logs["count"] == 2);
+  CHECK(logs["entries"][1]["exit_code"] == 1);
+  struct stat after {};
+  REQUIRE(::stat(record.c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);
+  CHECK(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
 }
 
 TEST_CASE_METHOD(test::sandbox_fixture,

@@ -19,7 +19,9 @@ TEST_CASE("the journal keeps entries in sequence order and survives a "
     e.cwd = "/workspace";
     e.exit_code = 0;
     e.stdout_text = std::to_string(seq) + "\n";
-    REQUIRE(j.append(e));
+    auto got = j.append_next(e, seq - 1);
+    REQUIRE(got);
+    CHECK(*got == seq);
   }
   std::ofstream{dir.path() / "commands" / "000000000099.json"} << "{broken";
   std::vector<std::string> problems;
@@ -32,4 +34,26 @@ TEST_CASE("the journal keeps entries in sequence order and survives a "
   CHECK_THAT(problems[0], Catch::Contains("000000000099.json"));
   REQUIRE(j.clear());
   CHECK(j.read_all().empty());
+}
+
+TEST_CASE("a journal entry never replaces another: a count a crash took "
+          "back numbers after the last entry",
+          "[journal]") {
+  test::temp_dir dir;
+  journal j{dir.path() / "commands"};
+  journal_entry e;
+  e.command = "true";
+  e.cwd = "/workspace";
+  REQUIRE(*j.append_next(e, 0) == 1);
+  REQUIRE(*j.append_next(e, 1) == 2);
+  REQUIRE(*j.append_next(e, 2) == 3);
+  e.command = "after the crash";
+  auto got = j.append_next(e, 1); // the caller's count says 1
+  REQUIRE(got);
+  CHECK(*got == 4);
+  CHECK(j.last_sequence() == 4);
+  auto entries = j.read_all();
+  REQUIRE(entries.size() == 4);
+  CHECK(entries[1].command == "true");
+  CHECK(entries[3].command == "after the crash");
 }

@@ -90,3 +90,49 @@ TEST_CASE("list orders by last activity and remove leaves nothing behind",
        std::filesystem::directory_iterator(store.workspaces_dir()))
     CHECK(e.path().filename() == "new");
 }
+
+TEST_CASE("a creating record is read until the first save creates the "
+          "record",
+          "[state]") {
+  test::temp_dir home;
+  state_store store{home.path()};
+  auto r = test::sample_record("young");
+  r.state = "creating";
+  REQUIRE(store.save_creating(r));
+  CHECK_FALSE(std::filesystem::exists(store.record_path("young")));
+  auto early = store.load("young");
+  REQUIRE(early);
+  CHECK(early->state == "creating");
+  r.state = "started";
+  REQUIRE(store.save(r));
+  CHECK(store.load("young")->state == "started");
+  // Nothing was replaced, so nothing waits to be freed.
+  CHECK_FALSE(
+    std::filesystem::exists(store.workspace_dir("young") / "superseded"));
+}
+
+TEST_CASE("the activity beside a record counts in load; a torn one is "
+          "ignored",
+          "[state]") {
+  test::temp_dir home;
+  state_store store{home.path()};
+  auto r = test::sample_record("busy");
+  r.command_count = 2;
+  r.last_activity_at = 100;
+  REQUIRE(store.save(r));
+  REQUIRE(store.activity_of("busy").write({7, 200.5}));
+  auto back = store.load("busy");
+  REQUIRE(back);
+  CHECK(back->command_count == 7);
+  CHECK(back->last_activity_at == Approx(200.5));
+
+  // A reset's smaller count than the record's loses to the record.
+  REQUIRE(store.activity_of("busy").write({1, 50}));
+  CHECK(store.load("busy")->command_count == 2);
+
+  // Two copies that disagree are a write caught half-way: not believed.
+  std::ofstream{store.workspace_dir("busy") / "activity"}
+    << "9 300.000\n8 300.000\n";
+  CHECK_FALSE(store.activity_of("busy").read());
+  CHECK(store.load("busy")->command_count == 2);
+}

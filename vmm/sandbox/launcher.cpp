@@ -277,12 +277,31 @@ bool valid_hostname(const std::string& name) {
   return true;
 }
 
+// Execs the agent on the listening socket `fd`; returns only if it cannot.
+void exec_agent(int fd, bool once) {
+  ::fcntl(fd, F_SETFD, 0);
+  auto listen = "fd:" + std::to_string(fd);
+  std::vector<const char*> argv
+    = {guest_agent_path, "--listen", listen.c_str(), "--sandbox"};
+  if (once)
+    argv.push_back("--once");
+  argv.push_back(nullptr);
+  const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                        "/usr/bin:/sbin:/bin",
+                        "HOME=/root", "TERM=xterm-256color", nullptr};
+  ::execve(guest_agent_path, const_cast<char* const*>(argv.data()),
+           const_cast<char* const*>(envp));
+}
+
 // The parked state of a pooled sandbox's PID 1: everything is built and
 // the agent's socket already listens (so a claimer can connect at once),
 // but no hostname is set and nothing is confined yet, because the agent
-// cannot do either later. Tells the launcher it is ready by closing
-// `report`, then waits for one claim naming the workspace and returns that
-// connection, which carries any later set-up error back to the claimer.
+// cannot do either later. Meanwhile an agent serves the socket's first
+// connection, which is the pool's taking the baseline of the still
+// untouched /workspace before it offers the sandbox. Tells the launcher it
+// is ready by closing `report`, then waits for one claim naming the
+// workspace and returns that connection, which carries any later set-up
+// error back to the claimer.
 int park(int report, int owner, std::string& hostname, int& agent) {
   std::string dir = guest_socket_dir;
   agent = listen_at(dir + "/" + agent_socket_name);
@@ -292,6 +311,13 @@ int park(int report, int owner, std::string& hostname, int& agent) {
   int claims = listen_at(park_path);
   if (claims < 0)
     fail_setup(report, errno_message("listen on the park socket"));
+  pid_t first = ::fork();
+  if (first < 0)
+    fail_setup(report, errno_message("fork the baseline agent"));
+  if (first == 0) {
+    exec_agent(agent, true);
+    ::_exit(127);
+  }
   // PID 1 ignores signals it has no handler for; draining the pool sends
   // SIGTERM.
   struct sigaction quit {};
@@ -325,6 +351,9 @@ int park(int report, int owner, std::string& hostname, int& agent) {
     hostname = line.substr(0, end);
     if (!valid_hostname(hostname))
       fail_setup(conn, "invalid hostname '" + hostname + "'");
+    // Its one connection is long over: the slot was offered after it.
+    ::kill(first, SIGKILL);
+    ::waitpid(first, nullptr, 0);
     ::close(claims);
     ::unlink(park_path.c_str());
     quit.sa_handler = SIG_DFL;
@@ -342,15 +371,17 @@ int park(int report, int owner, std::string& hostname, int& agent) {
   };
   if (auto err = build_root(spec); !err.empty())
     fail(err);
-  std::string listen
-    = std::string{"unix:"} + guest_socket_dir + "/" + agent_socket_name;
   int agent_fd = -1;
   if (spec.park) {
     std::string hostname;
     report = park(report, owner, hostname, agent_fd);
     if (::sethostname(hostname.data(), hostname.size()) != 0)
       fail(errno_message("sethostname"));
-    listen = "fd:" + std::to_string(agent_fd);
+  } else {
+    agent_fd
+      = listen_at(std::string{guest_socket_dir} + "/" + agent_socket_name);
+    if (agent_fd < 0)
+      fail(errno_message("listen on the agent socket"));
   }
   if (auto err = drop_capabilities(); !err.empty())
     fail(err);
@@ -363,15 +394,7 @@ int park(int report, int owner, std::string& hostname, int& agent) {
   // ends its slirp4netns.
   if (slirp_exit >= 0)
     ::fcntl(slirp_exit, F_SETFD, 0);
-  if (agent_fd >= 0)
-    ::fcntl(agent_fd, F_SETFD, 0);
-  std::vector<const char*> argv
-    = {guest_agent_path, "--listen", listen.c_str(), "--sandbox", nullptr};
-  const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-                        "/usr/bin:/sbin:/bin",
-                        "HOME=/root", "TERM=xterm-256color", nullptr};
-  ::execve(guest_agent_path, const_cast<char* const*>(argv.data()),
-           const_cast<char* const*>(envp));
+  exec_agent(agent_fd, false);
   fail_setup(report, errno_message(std::string{"exec "} + guest_agent_path));
 }
 

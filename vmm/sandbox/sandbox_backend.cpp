@@ -73,27 +73,35 @@ result<agent_endpoint> sandbox_backend::boot(const sandbox_spec& spec) {
   return agent_endpoint{socket_path(spec)};
 }
 
-status sandbox_backend::park(const sandbox_spec& slot) {
+status claim_ticket::wait(std::chrono::milliseconds timeout) const {
+  auto said = read_to_eof(answer.get(), "the parked sandbox", timeout);
+  if (!said)
+    return said.err();
+  if (!said->empty())
+    return make_error(error_code::unavailable,
+                      "the parked sandbox could not become workspace '"
+                        + workspace_id + "': " + *said);
+  return {};
+}
+
+result<agent_endpoint> sandbox_backend::park(const sandbox_spec& slot) {
   if (slot.network_policy != "off")
     return make_error(error_code::invalid_argument,
                       "only sandboxes with network policy off are pooled");
-  return launch(slot, true);
+  if (auto launched = launch(slot, true); !launched)
+    return launched.err();
+  return agent_endpoint{socket_path(slot)};
 }
 
-result<agent_endpoint> sandbox_backend::claim(const sandbox_spec& spec) {
+result<claim_ticket> sandbox_backend::claim(const sandbox_spec& spec) {
   if (!running(spec))
     return not_running_error(spec);
   auto park_socket = spec.runtime_dir() / "sock" / park_socket_name;
-  auto answer = exchange_line(park_socket, spec.workspace_id + "\n", 10s);
-  if (!answer)
-    return answer.err();
-  // PID 1 closes the connection by exec'ing the agent; anything it wrote
-  // first is why it could not.
-  if (!answer->empty())
-    return make_error(error_code::unavailable,
-                      "the parked sandbox could not become workspace '"
-                        + spec.workspace_id + "': " + *answer);
-  return agent_endpoint{socket_path(spec)};
+  auto sent = send_line(park_socket, spec.workspace_id + "\n");
+  if (!sent)
+    return sent.err();
+  return claim_ticket{agent_endpoint{socket_path(spec)}, spec.workspace_id,
+                      std::move(*sent)};
 }
 
 status sandbox_backend::launch(const sandbox_spec& spec, bool park) {
