@@ -10,7 +10,8 @@ runtime::runtime(std::filesystem::path home, int sandbox_pool)
   cfg_.set("logger.file-verbosity", caf::atom("quiet"));
   cfg_.set("logger.console-verbosity", caf::atom("quiet"));
   system_ = std::make_unique<caf::actor_system>(cfg_);
-  registry_ = system_->spawn(registry_impl, registry_config{store_, true, sandbox_pool});
+  registry_ = system_->spawn(registry_impl,
+                             registry_config{store_, true, sandbox_pool});
 }
 
 runtime::~runtime() {

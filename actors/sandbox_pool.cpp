@@ -34,8 +34,12 @@ json build_of(const fs::path& rootfs) {
               {"helper", vmm::binary_stamp(vmm::sandbox_helper_binary())}};
 }
 
+// Bumped when a slot's contents change: older slots are then stale.
+constexpr int slot_layout = 2;
+
 json slot_json(const pool_key& key, const fs::path& rootfs) {
-  return json{{"environment", key.environment},
+  return json{{"layout", slot_layout},
+              {"environment", key.environment},
               {"vcpu_count", key.vcpu_count},
               {"mem_mib", key.mem_mib},
               {"build", build_of(rootfs)}};
@@ -118,7 +122,9 @@ result<claimed_slot> sandbox_pool::claim(const pool_key& key,
     auto slot = dir() / name;
     auto have = read_slot(slot);
     if (have != want) {
-      if (have.is_object() && have.value("build", json{}) != want["build"])
+      if (have.is_object()
+          && (have.value("build", json{}) != want["build"]
+              || have.value("layout", 0) != slot_layout))
         drain({name});
       continue;
     }
@@ -152,10 +158,9 @@ result<claimed_slot> sandbox_pool::claim(const pool_key& key,
                                                 + ": " + ec.message());
     }
     auto spec = slot_spec(id, home, key);
-    bool baseline = fs::exists(home / "baseline" / "manifest.json", ec);
     auto ticket = backend.claim(spec);
     if (ticket)
-      return claimed_slot{std::move(*lock), std::move(*ticket), baseline};
+      return claimed_slot{std::move(*lock), std::move(*ticket)};
     destroy_slot(home);
     return ticket.err();
   }

@@ -19,13 +19,12 @@ struct pool_key {
   int mem_mib = 1024;
 };
 
-/// A claimed slot's sandbox, on its way to running the workspace's agent.
+/// A claimed slot's sandbox, on its way to running the workspace's agent;
+/// the baseline of /workspace taken at park time is the workspace's now.
 struct claimed_slot {
   /// The workspace's lock, held since before its directory appeared.
   sys::file_lock lock;
   vmm::claim_ticket ticket;
-  /// The baseline of /workspace taken at park time is the workspace's now.
-  bool baseline = false;
 };
 
 /// Sandboxes built ahead of time so that a create only has to name one:

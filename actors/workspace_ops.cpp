@@ -143,8 +143,9 @@ result<workspace_record> create_workspace_now(const state_store& store,
   // before the record is written.
   teardown_guard guard{store, id};
   // A parked sandbox, if one fits, brings the workspace directory along,
-  // already locked.
+  // already locked, with the baseline of its untouched /workspace.
   auto claimed = claim_parked(store, record);
+  bool parked_baseline = claimed.has_value();
   if (claimed) {
     lock = std::move(claimed->lock);
   } else {
@@ -191,7 +192,7 @@ result<workspace_record> create_workspace_now(const state_store& store,
   }
 
   say(progress, "[create] phase=baseline workspace_id=" + id);
-  if (seed || !sandbox->has_baseline)
+  if (seed || !parked_baseline)
     if (auto taken = take_baseline(*sandbox->link, baseline_dir(store, id));
         !taken)
       return taken.err();
@@ -272,10 +273,10 @@ result<new_sandbox> start_sandbox(const state_store& store,
     auto link = boot_workspace(store, r);
     if (!link)
       return link.err();
-    return new_sandbox{std::move(*link), false, std::nullopt};
+    return new_sandbox{std::move(*link), std::nullopt};
   }
   auto endpoint = claimed->ticket.endpoint;
-  new_sandbox out{nullptr, claimed->baseline, std::move(claimed->ticket)};
+  new_sandbox out{nullptr, std::move(claimed->ticket)};
   if (!r.secrets.empty()) // they go to the agent, which must run first
     if (auto up = out.ready(); !up)
       return up.err();
@@ -355,9 +356,9 @@ result<exec_result> exec_in_workspace(const state_store& store,
   auto lock = store.lock(id);
   if (!lock)
     return lock.err();
-  if (!store.exists(id))
-    return out; // deleted while the command ran: nowhere to journal it
   auto current = store.load(id); // its count, as of now
+  if (!current && current.err().code == error_code::not_found)
+    return out; // deleted while the command ran: nowhere to journal it
   if (!current)
     return current.err();
   auto sequence = journal{store.workspace_dir(id) / "commands"}.append_next(

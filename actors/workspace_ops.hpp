@@ -35,8 +35,6 @@ result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
 /// A new workspace's sandbox, booted or claimed from the pool.
 struct new_sandbox {
   std::unique_ptr<agent_link> link;
-  /// The pool took the baseline of the untouched /workspace at park time.
-  bool has_baseline = false;
   /// A claimed sandbox's PID 1 is still becoming the workspace's agent.
   std::optional<vmm::claim_ticket> pending;
 

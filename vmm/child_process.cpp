@@ -24,6 +24,18 @@ std::vector<char*> c_argv(const std::vector<std::string>& argv) {
   return out;
 }
 
+result<sockaddr_un> unix_address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path))
+    return make_error(error_code::invalid_argument,
+                      "socket path too long (" + std::to_string(path.size())
+                        + " bytes, max 107): " + path,
+                      "use a shorter PYRO_HOME");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
 } // namespace
 
 result<child_result> run_helper(const std::vector<std::string>& argv,
@@ -129,19 +141,16 @@ result<pid_t> spawn_detached(const std::vector<std::string>& argv,
 
 result<sys::unique_fd> send_line(const std::string& path,
                                  const std::string& text) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path))
-    return make_error(error_code::invalid_argument,
-                      "socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  auto addr = unix_address(path);
+  if (!addr)
+    return addr.err();
   sys::unique_fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
   auto failed = [&](const std::string& what) {
     return make_error(error_code::unavailable,
                       what + " " + path + ": " + std::strerror(errno));
   };
   if (fd.get() < 0
-      || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+      || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr))
            != 0)
     return failed("cannot connect to");
   if (::send(fd.get(), text.data(), text.size(), MSG_NOSIGNAL)
@@ -182,20 +191,16 @@ result<std::string> read_to_eof(int fd, const std::string& what,
 
 status wait_for_socket(const std::string& path,
                        std::chrono::milliseconds timeout) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path))
-    return make_error(error_code::invalid_argument,
-                      "socket path too long (" + std::to_string(path.size())
-                        + " bytes, max 107): " + path,
-                      "use a shorter PYRO_HOME");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  auto addr = unix_address(path);
+  if (!addr)
+    return addr.err();
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::microseconds{200};
   for (;;) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
-      int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+      int rc
+        = ::connect(fd, reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr));
       ::close(fd);
       if (rc == 0)
         return {};
