@@ -102,9 +102,16 @@ public:
       std::filesystem::remove(out, ec);
       return reply.err();
     }
-    return export_outcome{field(*reply, "artifact_type", ""),
-                          field(*reply, "entry_count", uint64_t{0}),
-                          field(*reply, "bytes", uint64_t{0})};
+    export_outcome outcome{
+      field(*reply, "artifact_type", ""),
+      field(*reply, "entry_count", uint64_t{0}),
+      field(*reply, "bytes", uint64_t{0}),
+      field(*reply, "skipped_count", uint64_t{0}),
+      field(*reply, "skipped", std::vector<std::string>{})};
+    // The guest's list is untrusted: keep it as short as the agent's own.
+    if (outcome.skipped.size() > 100)
+      outcome.skipped.resize(100);
+    return outcome;
   }
 
   result<manifest> walk() override {

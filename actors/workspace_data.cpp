@@ -163,7 +163,9 @@ result<export_result> export_path(const state_store& store,
                        exported->artifact_type,
                        exported->entry_count,
                        extracted->second,
-                       record->execution_mode};
+                       record->execution_mode,
+                       exported->skipped_count,
+                       std::move(exported->skipped)};
 }
 
 result<std::map<std::string, std::string>>

@@ -23,6 +23,9 @@ namespace {
 constexpr uint64_t default_max_entries = 200000;
 constexpr uint64_t default_max_bytes = uint64_t{8} << 30;
 
+// How many left-out special files an export header names (all are counted).
+constexpr uint64_t max_skipped_named = 100;
+
 using fd_guard = sys::unique_fd;
 
 error refused(const std::string& name, const std::string& why) {
@@ -283,14 +286,20 @@ status op_export(const agent_context& ctx, const json& req, connection& conn) {
   fd_guard dir{root->type == "directory" ? ::openat(
                  top_fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                                          : -1};
-  // Count first, so the reply header can say what follows.
+  // Count first, so the reply header can say what follows. FIFOs, sockets
+  // and device nodes have no place on the host: they are left out, and the
+  // header names them so the caller learns what is missing.
   uint64_t entries = 1;
   uint64_t bytes = root->type == "file" ? root->size : 0;
+  uint64_t skipped_count = 0;
+  json skipped = json::array();
   if (dir.get() >= 0) {
     auto counted = walk_tree(dir.get(), root_name, true,
                              [&](const walk_entry& e, int, const std::string&) {
                                if (e.type != "other")
                                  ++entries;
+                               else if (++skipped_count <= max_skipped_named)
+                                 skipped.push_back(e.path);
                                if (e.type == "file")
                                  bytes += e.size;
                                return status{};
@@ -300,7 +309,9 @@ status op_export(const agent_context& ctx, const json& req, connection& conn) {
   }
   if (auto s = conn.begin_stream(json{{"artifact_type", root->type},
                                       {"entry_count", entries},
-                                      {"bytes", bytes}});
+                                      {"bytes", bytes},
+                                      {"skipped_count", skipped_count},
+                                      {"skipped", std::move(skipped)}});
       !s)
     return s;
   wire::tar_writer tar{[&](std::string_view b) {
@@ -308,7 +319,7 @@ status op_export(const agent_context& ctx, const json& req, connection& conn) {
   }};
   char buf[1 << 16];
   auto stream_file = [&](int fd, const walk_entry& e) -> status {
-    if (auto s = tar.begin_file(e.path, e.mode, e.size, 0); !s)
+    if (auto s = tar.begin_file(e.path, e.mode, e.size, e.mtime); !s)
       return s;
     uint64_t left = e.size;
     while (left > 0) {
@@ -329,9 +340,9 @@ status op_export(const agent_context& ctx, const json& req, connection& conn) {
   auto add
     = [&](const walk_entry& e, int parent, const std::string& name) -> status {
     if (e.type == "directory")
-      return tar.add_directory(e.path, e.mode, 0);
+      return tar.add_directory(e.path, e.mode, e.mtime);
     if (e.type == "symlink")
-      return tar.add_symlink(e.path, e.link, 0);
+      return tar.add_symlink(e.path, e.link, e.mtime);
     if (e.type != "file")
       return {}; // sockets and FIFOs have no portable form; skipped
     fd_guard f{
@@ -349,9 +360,9 @@ status op_export(const agent_context& ctx, const json& req, connection& conn) {
     fd_guard owner{*file};
     written = stream_file(owner.get(), *root);
   } else if (root->type == "symlink") {
-    written = tar.add_symlink(root->path, root->link, 0);
+    written = tar.add_symlink(root->path, root->link, root->mtime);
   } else {
-    written = tar.add_directory(root_name, root->mode, 0);
+    written = tar.add_directory(root_name, root->mode, root->mtime);
     if (written)
       written = walk_tree(dir.get(), root_name, true, add);
   }

@@ -52,6 +52,7 @@ result<walk_entry> stat_entry(int dir_fd, const std::string& name,
   e.path = path;
   e.mode = st.st_mode & 07777;
   e.size = static_cast<uint64_t>(st.st_size);
+  e.mtime = static_cast<int64_t>(st.st_mtime);
   if (S_ISREG(st.st_mode)) {
     e.type = "file";
   } else if (S_ISDIR(st.st_mode)) {

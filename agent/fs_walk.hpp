@@ -15,6 +15,8 @@ struct walk_entry {
   uint32_t mode = 0;
   uint64_t size = 0;
   std::string link;
+  /// Modification time (seconds since the epoch), carried into exports.
+  int64_t mtime = 0;
 };
 
 /// Describes `name` in `dir_fd` (empty name: `dir_fd` itself) without

@@ -34,11 +34,15 @@ json to_json(const sync_result& r) {
 }
 
 json to_json(const export_result& r) {
-  return json{
-    {"workspace_id", r.workspace_id},    {"workspace_path", r.workspace_path},
-    {"output_path", r.output_path},      {"artifact_type", r.artifact_type},
-    {"entry_count", r.entry_count},      {"bytes_written", r.bytes_written},
-    {"execution_mode", r.execution_mode}};
+  return json{{"workspace_id", r.workspace_id},
+              {"workspace_path", r.workspace_path},
+              {"output_path", r.output_path},
+              {"artifact_type", r.artifact_type},
+              {"entry_count", r.entry_count},
+              {"bytes_written", r.bytes_written},
+              {"execution_mode", r.execution_mode},
+              {"skipped_count", r.skipped_count},
+              {"skipped", r.skipped}};
 }
 
 json to_json(const file_read_result& r) {

@@ -18,6 +18,9 @@ struct export_outcome {
   std::string artifact_type;
   uint64_t entry_count = 0;
   uint64_t bytes = 0;
+  /// FIFOs, sockets and device nodes left out; the first 100 by path.
+  uint64_t skipped_count = 0;
+  std::vector<std::string> skipped;
 };
 
 struct file_info {
@@ -45,6 +48,9 @@ struct export_result {
   uint64_t entry_count = 0;
   uint64_t bytes_written = 0;
   std::string execution_mode;
+  /// Special files (FIFOs, sockets, device nodes) that were not exported.
+  uint64_t skipped_count = 0;
+  std::vector<std::string> skipped;
 };
 
 struct file_read_result {
@@ -135,7 +141,7 @@ nlohmann::json to_json(const snapshot_info& info);
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, export_outcome& x) {
-  return f(x.artifact_type, x.entry_count, x.bytes);
+  return f(x.artifact_type, x.entry_count, x.bytes, x.skipped_count, x.skipped);
 }
 
 template <class Inspector>
@@ -152,7 +158,8 @@ typename Inspector::result_type inspect(Inspector& f, sync_result& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, export_result& x) {
   return f(x.workspace_id, x.workspace_path, x.output_path, x.artifact_type,
-           x.entry_count, x.bytes_written, x.execution_mode);
+           x.entry_count, x.bytes_written, x.execution_mode, x.skipped_count,
+           x.skipped);
 }
 
 template <class Inspector>

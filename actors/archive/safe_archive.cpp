@@ -38,6 +38,15 @@ error refused(const std::string& entry, const std::string& why) {
                     "remove or fix that entry; nothing was imported");
 }
 
+// The permission bits a file from a sandbox keeps on the host. Setuid and
+// setgid would hand whoever runs the file the rights of its owner (root,
+// when the export ran as root); sticky has no use on files a user owns and
+// is dropped with them. Group and other write are dropped as a umask of 022
+// would: a workload must not make a host file others can change.
+mode_t host_perm(mode_t perm) {
+  return perm & 0755;
+}
+
 error archive_failure(archive* a, const std::string& what) {
   const char* msg = archive_error_string(a);
   return make_error(error_code::invalid_argument,
@@ -212,8 +221,11 @@ extract_untrusted(const fs::path& tar, const fs::path& dest,
   auto checked_path
     = dest.parent_path() / ("." + dest.filename().string() + ".checked.tar");
   auto checked = pack_for_import(tar, checked_path, limits);
-  if (!checked)
-    return checked.err();
+  if (!checked) {
+    auto err = checked.err();
+    err.hint = "the sandbox sent it; nothing was written to " + dest.string();
+    return err;
+  }
   auto staging
     = dest.parent_path() / ("." + dest.filename().string() + ".partial");
   fs::remove_all(staging, ec);
@@ -225,6 +237,10 @@ extract_untrusted(const fs::path& tar, const fs::path& dest,
   reader_ptr in{archive_read_new(), &archive_read_free};
   archive_read_support_format_tar(in.get());
   writer_ptr out{archive_write_disk_new(), &archive_write_free};
+  // No ARCHIVE_EXTRACT_OWNER: everything belongs to whoever runs the export,
+  // never to the ids in the archive. PERM writes the bits host_perm() left
+  // exactly (no umask in between); TIME sets modification times, those of
+  // directories at close, after their contents were written.
   archive_write_disk_set_options(out.get(),
                                  ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME
                                    | ARCHIVE_EXTRACT_SECURE_SYMLINKS
@@ -250,6 +266,7 @@ extract_untrusted(const fs::path& tar, const fs::path& dest,
     }
     auto rel = std::string{archive_entry_pathname(entry)};
     archive_entry_set_pathname(entry, (staging / rel).c_str());
+    archive_entry_set_perm(entry, host_perm(archive_entry_perm(entry)));
     if (const char* hard = archive_entry_hardlink(entry))
       archive_entry_set_hardlink(entry, (staging / hard).c_str());
     if (archive_write_header(out.get(), entry) != ARCHIVE_OK) {

@@ -35,9 +35,13 @@ result<packed_archive> pack_for_import(const std::filesystem::path& source,
                                        const archive_limits& limits = {});
 
 /// Extracts a tar that came from a sandbox (untrusted) into `dest`, which
-/// must not exist: entries are checked as for import, extracted into a
-/// staging directory beside `dest`, which is renamed into place only when
-/// everything succeeded. Returns the number of entries and bytes written.
+/// must not exist: entries are checked as for import (device nodes, FIFOs
+/// and sockets refuse the whole archive), extracted into a staging
+/// directory beside `dest`, which is renamed into place only when
+/// everything succeeded. What lands is plain: owned by the calling process,
+/// no setuid, setgid or sticky bit, no group or other write, modification
+/// times as in the archive. Returns the number of entries and bytes
+/// written.
 result<std::pair<uint64_t, uint64_t>>
 extract_untrusted(const std::filesystem::path& tar,
                   const std::filesystem::path& dest,

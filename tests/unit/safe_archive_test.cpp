@@ -20,6 +20,8 @@ struct member {
   mode_t type = AE_IFREG;
   std::string content;
   std::string link; // symlink target or hard link target
+  mode_t perm = 0;  // 0: 0755 for directories, 0644 otherwise
+  time_t mtime = 0;
 };
 
 // Writes an archive with exactly the members given, however hostile.
@@ -34,7 +36,13 @@ void write_archive(const fs::path& path, const std::vector<member>& members,
     auto* e = archive_entry_new();
     archive_entry_set_pathname(e, m.name.c_str());
     archive_entry_set_filetype(e, m.type);
-    archive_entry_set_perm(e, m.type == AE_IFDIR ? 0755 : 0644);
+    archive_entry_set_perm(e, m.perm != 0          ? m.perm
+                              : m.type == AE_IFDIR ? 0755
+                                                   : 0644);
+    if (m.mtime != 0)
+      archive_entry_set_mtime(e, m.mtime, 0);
+    archive_entry_set_uid(e, 0); // as a sandbox's root sends them
+    archive_entry_set_gid(e, 0);
     if (m.type == AE_IFLNK)
       archive_entry_set_symlink(e, m.link.c_str());
     else if (m.type == AE_IFREG && !m.link.empty())
@@ -240,4 +248,61 @@ TEST_CASE("untrusted tars extract all or nothing, never over existing "
   CHECK_FALSE(fs::exists(refused_dest));
   for (const auto& e : fs::directory_iterator(dir.path()))
     CHECK(e.path().filename().string().find("partial") == std::string::npos);
+}
+
+TEST_CASE("untrusted tars extract as plain files of the caller's",
+          "[archive][export][content]") {
+  test::temp_dir dir;
+  auto in = dir.path() / "in.tar";
+  constexpr time_t t = 1614834367;
+  write_archive(in,
+                {{"d/", AE_IFDIR, "", "", 0755, t - 100},
+                 {"d/suid", AE_IFREG, "#!/bin/sh\n", "", 04755, t},
+                 {"d/sgid/", AE_IFDIR, "", "", 02775, t + 1},
+                 {"d/sticky/", AE_IFDIR, "", "", 01777, t + 2},
+                 {"d/shared", AE_IFREG, "x", "", 0666, t + 3},
+                 {"d/private", AE_IFREG, "x", "", 0600, t + 4}},
+                false);
+  auto dest = dir.path() / "out";
+  auto got = extract_untrusted(in, dest);
+  INFO((got ? std::string{} : to_string(got.err())));
+  REQUIRE(got);
+  auto check = [&](const char* name, mode_t perm, time_t mtime) {
+    INFO(name);
+    struct stat st {};
+    REQUIRE(::lstat((dest / name).c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == perm);
+    CHECK(st.st_uid == ::geteuid());
+    CHECK(st.st_gid == ::getegid());
+    CHECK(st.st_mtime == mtime);
+  };
+  check("d/suid", 0755, t);
+  check("d/sgid", 0755, t + 1);
+  check("d/sticky", 0755, t + 2);
+  check("d/shared", 0644, t + 3);
+  check("d/private", 0600, t + 4);
+  // Set after its contents were written, or they would have moved it.
+  check("d", 0755, t - 100);
+}
+
+TEST_CASE("a device node or FIFO from a sandbox extracts nothing",
+          "[archive][export][content]") {
+  test::temp_dir dir;
+  for (mode_t type : {AE_IFCHR, AE_IFBLK, AE_IFIFO}) {
+    INFO(type);
+    auto in = dir.path() / "in.tar";
+    write_archive(
+      in, {{"fine.txt", AE_IFREG, "fine", ""}, {"node", type, "", ""}}, false);
+    auto dest = dir.path() / "out";
+    auto got = extract_untrusted(in, dest);
+    REQUIRE_FALSE(got);
+    CHECK(got.err().code == error_code::invalid_argument);
+    CHECK_THAT(got.err().message, Catch::Contains("'node'"));
+    // The hint is about this export, not an import.
+    CHECK_THAT(got.err().hint,
+               Catch::Contains("nothing was written to " + dest.string()));
+    CHECK_FALSE(fs::exists(dest));
+    for (const auto& e : fs::directory_iterator(dir.path()))
+      CHECK(e.path() == in);
+  }
 }
