@@ -5,6 +5,7 @@
 
 #include "actors/disk_tools.hpp"
 #include "actors/published_ports.hpp"
+#include "actors/redaction.hpp"
 #include "actors/secret_store.hpp"
 #include "actors/terminal_text.hpp"
 #include "actors/workspace_ops.hpp"
@@ -74,8 +75,10 @@ std::chrono::milliseconds call_timeout(const std::string& op, const json& a) {
   return 30s;
 }
 
-// Redacts a shell read; a secret cut in two by the read's end is held back
-// for the next read rather than shown half.
+// A secret cut in two by a shell read's end is held back for the next read
+// rather than shown half. The output is redacted here as well as on the way
+// out, because plain rendering (carriage returns overwriting) could leave a
+// secret's tail standing where the raw bytes held it whole.
 void finish_shell_read(json& reply, const redactor& redact, bool plain) {
   auto output = reply.value("output", std::string{});
   if (!redact.empty() && reply.value("state", std::string{}) == "running") {
@@ -106,6 +109,7 @@ result<json> guest_call(const state_store& store, const std::string& id,
   auto redact = redactor::for_workspace(store, *record);
   if (!redact)
     return redact.err();
+  // Replies and errors are redacted by guest_worker_impl, on the way out.
   bool plain = args.value("plain", false);
   auto request = agent_args(*record, op, args);
   if (!request)
@@ -131,7 +135,7 @@ result<json> guest_call(const state_store& store, const std::string& id,
   }
   auto reply = (*link)->call(op, *request, call_timeout(op, *request));
   if (!reply)
-    return redact->apply(reply.err());
+    return reply.err();
   auto name = args.value("name", std::string{});
   if (op == "service_start" && !ports.empty()) {
     auto state = reply->value("state", std::string{});
@@ -142,7 +146,7 @@ result<json> guest_call(const state_store& store, const std::string& id,
         static_cast<void>(
           (*link)->call("service_stop", json{{"name", name}},
                         call_timeout("service_stop", json::object())));
-        return redact->apply(published.err());
+        return published.err();
       }
       (*reply)["published_ports"] = *published;
     }
@@ -151,11 +155,8 @@ result<json> guest_call(const state_store& store, const std::string& id,
   } else if (op == "service_status") {
     (*reply)["published_ports"] = published_ports_of(store, *record, name);
   }
-  if (op == "shell_read") {
+  if (op == "shell_read")
     finish_shell_read(*reply, *redact, plain);
-  } else {
-    redact->apply_all(*reply);
-  }
   (*reply)["workspace_id"] = id;
   return reply;
 }
@@ -167,13 +168,22 @@ guest_worker_impl(guest_worker_actor::pointer self, std::string id,
     [=](guest_atom, const std::string& op,
         const std::string& args) -> caf::result<std::string> {
       self->quit();
+      // Loaded first: whatever the call returns, success or error, leaves
+      // redacted.
+      auto secrets = load_redactor(*store, id);
+      if (!secrets)
+        return to_caf(secrets.err());
       auto parsed = json::parse(args, nullptr, false);
       if (!parsed.is_object())
         parsed = json::object();
       auto reply = is_disk_op(op) ? disk_call(*store, id, op, parsed)
                                   : guest_call(*store, id, op, parsed);
-      if (!reply)
-        return to_caf(reply.err());
+      if (!reply) {
+        auto err = reply.err();
+        redact(secrets->values, err);
+        return to_caf(err);
+      }
+      redact(secrets->values, *reply);
       return dump_json(*reply);
     },
   };

@@ -2,6 +2,7 @@
 
 #include "actors/create_request.hpp"
 #include "actors/guest_calls.hpp"
+#include "actors/redaction.hpp"
 #include "actors/sandbox_pool.hpp"
 #include "actors/workspace.hpp"
 
@@ -102,7 +103,9 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       return self->delegate(worker, guest_atom_v, op, args);
     },
     [=](list_atom) -> std::vector<workspace_entry> {
-      return self->state.config.store->list();
+      auto rows = self->state.config.store->list();
+      redact(*self->state.config.store, rows);
+      return rows;
     },
     [=](failures_atom, const std::string& id) -> int32_t {
       auto& failures = self->state.failures;

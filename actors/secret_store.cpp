@@ -132,18 +132,30 @@ std::string redactor::apply(std::string text) const {
 void redactor::apply_all(json& value) const {
   if (values_.empty())
     return;
-  if (value.is_string()) {
-    value = apply(value.get<std::string>());
-  } else if (value.is_array()) {
-    for (auto& item : value)
-      apply_all(item);
-  } else if (value.is_object()) {
-    json out = json::object();
-    for (auto& [key, item] : value.items()) {
-      apply_all(item);
-      out[apply(key)] = std::move(item);
+  // Iterative: a reply from the guest may nest deeper than the stack.
+  std::vector<json*> todo{&value};
+  while (!todo.empty()) {
+    json* v = todo.back();
+    todo.pop_back();
+    if (v->is_string()) {
+      auto& text = v->get_ref<std::string&>();
+      text = apply(std::move(text));
+    } else if (v->is_object()) {
+      bool rekey = false;
+      for (auto i = v->begin(); i != v->end() && !rekey; ++i)
+        rekey = apply(i.key()) != i.key();
+      if (rekey) {
+        json out = json::object();
+        for (auto i = v->begin(); i != v->end(); ++i)
+          out[apply(i.key())] = std::move(i.value());
+        *v = std::move(out);
+      }
+      for (auto& item : *v)
+        todo.push_back(&item);
+    } else if (v->is_array()) {
+      for (auto& item : *v)
+        todo.push_back(&item);
     }
-    value = std::move(out);
   }
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "actors/secret_store.hpp"
 #include "actors/state_store.hpp"
 #include "messages/type_ids.hpp"
 
@@ -11,6 +13,9 @@ namespace pyro {
 struct workspace_state {
   std::string id;
   std::shared_ptr<const state_store> store;
+  /// Redacts every reply; secrets never change after create, so it is
+  /// loaded once the record and the private store agree.
+  std::optional<redactor> secrets;
   static inline const char* name = "workspace";
 };
 

@@ -7,6 +7,7 @@
 #include "actors/archive/safe_archive.hpp"
 #include "actors/journal.hpp"
 #include "actors/published_ports.hpp"
+#include "actors/redaction.hpp"
 #include "actors/sandbox_pool.hpp"
 #include "actors/secret_store.hpp"
 #include "actors/teardown.hpp"
@@ -324,22 +325,22 @@ result<exec_result> exec_in_workspace(const state_store& store,
   auto link = open_agent(store, *record);
   if (!link)
     return link.err();
-  auto redact = redactor::for_workspace(store, *record);
-  if (!redact)
-    return redact.err();
+  auto secrets = redactor::for_workspace(store, *record);
+  if (!secrets)
+    return secrets.err();
   auto started = sys::unix_now();
   auto outcome = (*link)->exec(resolved);
   if (!outcome)
-    return redact->apply(outcome.err());
-  // Secret values never reach the journal or the caller.
-  outcome->stdout_text = redact->apply(std::move(outcome->stdout_text));
-  outcome->stderr_text = redact->apply(std::move(outcome->stderr_text));
+    return outcome.err(); // redacted where the reply leaves the actor
   exec_result out;
   out.workspace_id = id;
-  out.command = redact->apply(request.command);
+  out.command = request.command;
   out.cwd = request.cwd;
   out.execution_mode = record->execution_mode;
   out.outcome = std::move(*outcome);
+  // Secret values never reach the journal, nor the caller; the same
+  // redaction runs again on the way out, which finds nothing more.
+  redact(*secrets, out);
   journal_entry entry;
   entry.command = out.command;
   entry.cwd = out.cwd;
