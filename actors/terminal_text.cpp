@@ -79,7 +79,93 @@ size_t skip_escape(std::string_view raw, size_t i, char& csi_final) {
   return i + 2;
 }
 
+// The length of the valid UTF-8 sequence at text[i] and its code point, or
+// 0 when the bytes there are not one (overlong forms and surrogates
+// included).
+size_t utf8_sequence(std::string_view text, size_t i, char32_t& cp) {
+  auto byte = [&](size_t k) {
+    return static_cast<unsigned char>(text[i + k]);
+  };
+  auto lead = byte(0);
+  size_t n = 0;
+  char32_t lo = 0;
+  if (lead < 0x80) {
+    cp = lead;
+    return 1;
+  }
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    n = 2;
+    cp = lead & 0x1F;
+    lo = 0x80;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    n = 3;
+    cp = lead & 0x0F;
+    lo = 0x800;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    n = 4;
+    cp = lead & 0x07;
+    lo = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size())
+    return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(k) & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (byte(k) & 0x3F);
+  }
+  if (cp < lo || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return n;
+}
+
+// Code points that reorder or break what follows on screen.
+bool invisible_control(char32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E
+         || cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E)
+         || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+void append_hex(std::string& out, const char* prefix, unsigned value,
+                int digits) {
+  static const char* hex = "0123456789abcdef";
+  out += prefix;
+  for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4)
+    out += hex[(value >> shift) & 0xF];
+}
+
 } // namespace
+
+std::string escape_control(std::string_view text, bool keep_layout) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    char32_t cp = 0;
+    auto n = utf8_sequence(text, i, cp);
+    if (n == 0) {
+      append_hex(out, "\\x", static_cast<unsigned char>(text[i]), 2);
+      ++i;
+      continue;
+    }
+    if (cp == '\n' || cp == '\t') {
+      if (keep_layout)
+        out += static_cast<char>(cp);
+      else
+        out += cp == '\n' ? "\\n" : "\\t";
+    } else if (cp == '\r') {
+      out += "\\r";
+    } else if (cp < 0x20 || cp == 0x7F) {
+      append_hex(out, "\\x", static_cast<unsigned>(cp), 2);
+    } else if (invisible_control(cp)) {
+      append_hex(out, "\\u", static_cast<unsigned>(cp), 4);
+    } else {
+      out.append(text.substr(i, n));
+    }
+    i += n;
+  }
+  return out;
+}
 
 std::string render_plain(std::string_view raw) {
   std::string out;

@@ -88,9 +88,7 @@ int report_error(const error& err, bool as_json) {
   if (as_json) {
     std::cout << dump_json(to_json(err), 2) << std::endl;
   } else {
-    std::cerr << "error: " << err.message << '\n';
-    if (!err.hint.empty())
-      std::cerr << "hint: " << err.hint << '\n';
+    std::cerr << render_error(err);
   }
   return info(err.code).exit_code;
 }
@@ -204,7 +202,7 @@ int run(int argc, char** argv) {
     Pyro sdk{options};
     // Progress lines go to stderr, so stdout stays the result alone.
     auto progress = [](const std::string& line) {
-      std::cerr << line << std::endl;
+      std::cerr << render_progress(line) << std::flush;
     };
     if (chosen->op().cli == "mcp serve")
       return serve_mcp(sdk, *args, as_json);

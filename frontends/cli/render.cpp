@@ -6,6 +6,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "actors/terminal_text.hpp"
 #include "messages/json_text.hpp"
 #include "messages/sys/clock.hpp"
 
@@ -19,12 +20,23 @@ const char* yes_no(bool value) {
   return value ? "yes" : "no";
 }
 
+// A field for people: whatever a workload or a client chose (names, labels,
+// paths, reasons) is shown with its control characters escaped, never
+// obeyed by the terminal. Every field goes through here except the
+// workload's own output streams and file contents, which raw() passes on.
 std::string scalar(const json& j) {
   if (j.is_string())
-    return j.get<std::string>();
+    return escape_control(j.get<std::string>());
   if (j.is_null())
     return "-";
-  return dump_json(j);
+  return escape_control(dump_json(j));
+}
+
+// Bytes the workload produced as its output (exec, logs, shells, file
+// contents), printed as they are, like cat or ssh would: they are the
+// answer the caller asked for. They are redacted before they get here.
+std::string raw(const json& j) {
+  return j.is_string() ? j.get<std::string>() : std::string{};
 }
 
 std::string render_doctor(const json& r, const json&) {
@@ -105,11 +117,9 @@ std::string render_workspace_list(const json& r, const json&) {
 std::string render_fields(const json& r, const json&) {
   std::ostringstream out;
   for (const auto& [key, value] : r.items()) {
-    out << key << ": ";
+    out << escape_control(key) << ": ";
     if (key.size() > 3 && key.compare(key.size() - 3, 3, "_at") == 0)
       out << when(value) << '\n';
-    else if (value.is_object() || value.is_array())
-      out << dump_json(value) << '\n';
     else
       out << scalar(value) << '\n';
   }
@@ -133,7 +143,7 @@ std::string render_create(const json& r, const json& args) {
 // The command's own output passes through untouched; the summary line goes
 // to stderr so that stdout is exactly what the command printed.
 std::string render_exec(const json& r, const json&) {
-  std::cerr << scalar(r.at("stderr"));
+  std::cerr << raw(r.at("stderr"));
   std::cerr << "[workspace-exec] workspace_id=" << scalar(r.at("workspace_id"))
             << " sequence=" << scalar(r.at("sequence"))
             << " cwd=" << scalar(r.at("cwd"))
@@ -143,11 +153,11 @@ std::string render_exec(const json& r, const json&) {
             << (r.value("timed_out", false) ? " timed_out=true" : "")
             << (r.value("truncated", false) ? " truncated=true" : "")
             << std::endl;
-  return r.at("stdout").get<std::string>();
+  return raw(r.at("stdout"));
 }
 
 std::string render_run(const json& r, const json&) {
-  std::cerr << scalar(r.at("stderr"));
+  std::cerr << raw(r.at("stderr"));
   std::cerr << "[run] environment=" << scalar(r.at("environment"))
             << " vm_id=" << scalar(r.at("vm_id"))
             << " execution_mode=" << scalar(r.at("execution_mode"))
@@ -155,24 +165,27 @@ std::string render_run(const json& r, const json&) {
             << " duration_ms=" << scalar(r.at("duration_ms"))
             << (r.value("timed_out", false) ? " timed_out=true" : "")
             << std::endl;
-  return r.at("stdout").get<std::string>();
+  return raw(r.at("stdout"));
 }
 
 std::string render_file_read(const json& r, const json& args) {
   if (args.value("content_only", false))
-    return r.at("content").get<std::string>();
+    return raw(r.at("content"));
   std::ostringstream out;
   out << "[workspace-file] path=" << scalar(r.at("path"))
-      << " bytes=" << r.at("content").get<std::string>().size()
+      << " bytes=" << raw(r.at("content")).size()
       << (r.value("truncated", false) ? " truncated=true" : "") << "\n"
-      << r.at("content").get<std::string>();
+      << raw(r.at("content"));
   return out.str();
 }
 
 std::string render_diff(const json& r, const json&) {
   const auto& s = r.at("summary");
   std::ostringstream out;
-  out << r.at("patch").get<std::string>();
+  // A patch is for review: a carriage return or an escape sequence in a
+  // changed line must not redraw what the reviewer sees. --json has the
+  // exact patch to apply.
+  out << escape_control(raw(r.at("patch")), true);
   out << "[workspace-diff] workspace_id=" << scalar(r.at("workspace_id"))
       << " changed=" << (r.value("changed", false) ? "yes" : "no")
       << " total=" << s.at("total") << " added=" << s.at("added")
@@ -190,7 +203,7 @@ std::string render_logs(const json& r, const json&) {
         << " exit_code=" << scalar(e.at("exit_code"))
         << " duration_ms=" << scalar(e.at("duration_ms"))
         << " command=" << scalar(e.at("command")) << "\n"
-        << scalar(e.at("stdout")) << scalar(e.at("stderr"));
+        << raw(e.at("stdout")) << raw(e.at("stderr"));
   }
   if (r.at("entries").empty())
     out << "No commands have run in " << scalar(r.at("workspace_id"))
@@ -204,7 +217,7 @@ std::string render_file_list(const json& r, const json&) {
     out << std::left << std::setw(10) << scalar(e.at("type")) << std::setw(12)
         << scalar(e.at("size")) << scalar(e.at("path"))
         << (e.at("link_target").is_string()
-              ? " -> " + e.at("link_target").get<std::string>()
+              ? " -> " + scalar(e.at("link_target"))
               : std::string{})
         << "\n";
   return out.str();
@@ -217,10 +230,10 @@ std::string render_demo(const json& r, const json&) {
          "deleted in "
       << scalar(r.at("duration_ms")) << " ms.\n\n"
       << "exec output:\n"
-      << r.at("exec").at("stdout").get<std::string>() << "\ndiff:\n"
-      << r.at("diff").at("patch").get<std::string>() << "\nexported "
+      << raw(r.at("exec").at("stdout")) << "\ndiff:\n"
+      << raw(r.at("diff").at("patch")) << "\nexported "
       << scalar(r.at("export").at("workspace_path")) << ": "
-      << r.at("export").at("content").get<std::string>();
+      << raw(r.at("export").at("content"));
   if (r.contains("network"))
     out << "\nnetwork: reached " << scalar(r.at("network").at("probe"))
         << " on the host from inside the sandbox; the host's loopback "
@@ -245,7 +258,7 @@ std::string render_shell_read(const json& r, const json&) {
   if (r.value("state", "") == "exited")
     std::cerr << " exit_code=" << scalar(r.at("exit_code"));
   std::cerr << std::endl;
-  return r.at("output").get<std::string>();
+  return raw(r.at("output"));
 }
 
 std::string render_service(const json& r, const json&) {
@@ -268,8 +281,8 @@ std::string render_service_list(const json& r, const json&) {
 }
 
 std::string render_service_logs(const json& r, const json&) {
-  std::cerr << scalar(r.at("stderr"));
-  return r.at("stdout").get<std::string>();
+  std::cerr << raw(r.at("stderr"));
+  return raw(r.at("stdout"));
 }
 
 using renderer = std::function<std::string(const json&, const json&)>;
@@ -308,6 +321,17 @@ std::string render_human(const contract::operation& op, const json& result,
   if (auto i = renderers().find(op.cli); i != renderers().end())
     return i->second(result, args);
   return render_fields(result, args);
+}
+
+std::string render_error(const error& err) {
+  std::string out = "error: " + escape_control(err.message) + "\n";
+  if (!err.hint.empty())
+    out += "hint: " + escape_control(err.hint) + "\n";
+  return out;
+}
+
+std::string render_progress(const std::string& line) {
+  return escape_control(line) + "\n";
 }
 
 int human_exit_status(const contract::operation& op, const json& result) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "frontends/contract/contract.hpp"
+#include "messages/error.hpp"
 
 namespace pyro::cli {
 
@@ -12,6 +13,14 @@ namespace pyro::cli {
 std::string render_human(const contract::operation& op,
                          const nlohmann::json& result,
                          const nlohmann::json& args);
+
+/// An error for people (stderr without --json): its message and hint, with
+/// control characters escaped, since both may quote a path or a name a
+/// workload or a client chose.
+std::string render_error(const error& err);
+
+/// A progress line for stderr, escaped like every other field.
+std::string render_progress(const std::string& line);
 
 /// The exit status of a successful call in human mode: `workspace exec` and
 /// `run` pass on the command's own status (124 after a timeout, like
