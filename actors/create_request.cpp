@@ -59,11 +59,13 @@ status validate_secret_name(const std::string& name) {
 
 result<secret_value> parse_secret(const std::string& spec, bool from_file) {
   auto eq = spec.find('=');
+  // The argument is not quoted back: without its NAME= it may well be the
+  // value itself, and errors are printed and logged.
   if (eq == std::string::npos || eq == 0)
     return field_error(from_file ? "--secret-file" : "--secret",
                        "expected NAME="
-                         + std::string{from_file ? "PATH" : "VALUE"} + ", got '"
-                         + spec.substr(0, eq) + "...'");
+                         + std::string{from_file ? "PATH" : "VALUE"}
+                         + ", got an argument without a name before '='");
   secret_value out;
   out.name = spec.substr(0, eq);
   if (auto valid = validate_secret_name(out.name); !valid)

@@ -50,7 +50,9 @@ TEST_CASE("secrets parse from literals and files", "[create][secrets]") {
   REQUIRE(file);
   CHECK(file->value == "from file\n");
   CHECK(file->source_kind == "file");
-  CHECK_FALSE(parse_secret("novalue", false));
+  auto unnamed = parse_secret("hunter2value", false);
+  REQUIRE_FALSE(unnamed);
+  CHECK(unnamed.err().message.find("hunter2") == std::string::npos);
   CHECK_FALSE(parse_secret("1BAD=x", false));
   CHECK_FALSE(parse_secret("K=" + (dir.path() / "missing").string(), true));
   CHECK_FALSE(parse_secret(std::string{"K=\xff\xfe"}, false));
