@@ -68,7 +68,7 @@ void redact(const state_store& store, std::vector<workspace_entry>& rows) {
       row.record.workspace_id = row.workspace_id;
       continue;
     }
-    redact(redactor{std::move(*values)}, row);
+    redact(redactor{std::move(*values), row.workspace_id}, row);
   }
 }
 
@@ -84,7 +84,7 @@ result<workspace_redactor> load_redactor(const state_store& store,
   if (record)
     for (const auto& s : record->secrets)
       final = final && values->count(s.name) != 0;
-  return workspace_redactor{redactor{std::move(*values)}, final};
+  return workspace_redactor{redactor{std::move(*values), id}, final};
 }
 
 } // namespace pyro

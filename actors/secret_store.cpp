@@ -99,7 +99,8 @@ secret_env_map(const workspace_record& record,
   return out;
 }
 
-redactor::redactor(std::map<std::string, std::string> values) {
+redactor::redactor(std::map<std::string, std::string> values, std::string id)
+  : id_(std::move(id)) {
   for (auto& [name, value] : values)
     if (!value.empty())
       values_.emplace_back(std::move(value), name);
@@ -116,10 +117,12 @@ result<redactor> redactor::for_workspace(const state_store& store,
   auto values = load_secret_values(store, record.workspace_id);
   if (!values)
     return values.err();
-  return redactor{std::move(*values)};
+  return redactor{std::move(*values), record.workspace_id};
 }
 
 std::string redactor::apply(std::string text) const {
+  if (!id_.empty() && text == id_)
+    return text;
   for (const auto& [value, name] : values_) {
     auto mask = "[REDACTED:" + name + "]";
     for (size_t at = text.find(value); at != std::string::npos;

@@ -3,8 +3,8 @@
 // A workspace's secret values live in exactly one host file, the private
 // store `<workspace dir>/secrets/values.json` (0600 in a 0700 directory),
 // which reset and start need to put them back into the guest. Everything
-// else (records, journals, replies, errors) sees names only, and every text
-// that comes out of the guest passes through a redactor first.
+// else (records, journals, replies, errors) sees names only, and every reply
+// passes through a redactor on its way out (actors/redaction.hpp).
 
 #include <map>
 #include <string>
@@ -41,7 +41,12 @@ secret_env_map(const workspace_record& record,
 class redactor {
 public:
   redactor() = default;
-  explicit redactor(std::map<std::string, std::string> values);
+
+  /// `id`, the workspace's id, is left alone where it is a whole text (an
+  /// id field): pyro chose it, and a short secret that happens to occur in
+  /// it must not leave callers with an id that names nothing.
+  explicit redactor(std::map<std::string, std::string> values,
+                    std::string id = {});
 
   /// The redactor for a workspace (an empty one if it has no secrets).
   static result<redactor> for_workspace(const state_store& store,
@@ -49,7 +54,8 @@ public:
 
   [[nodiscard]] std::string apply(std::string text) const;
 
-  /// Redacts every string inside a JSON value, keys included.
+  /// Redacts every string inside a JSON value, keys included, without
+  /// recursion (a guest's reply may nest deeper than the stack).
   void apply_all(nlohmann::json& value) const;
 
   error apply(error err) const;
@@ -64,6 +70,7 @@ public:
 
 private:
   std::vector<std::pair<std::string, std::string>> values_; // value, name
+  std::string id_;
 };
 
 } // namespace pyro

@@ -60,11 +60,11 @@ caf::result<T> reply_and_tidy(workspace_pointer self, result<T>&& r) {
 }
 
 // The values of a create's own secrets, before any store holds them.
-redactor secrets_of(const create_request& request) {
+redactor secrets_of(const create_request& request, const std::string& id) {
   std::map<std::string, std::string> values;
   for (const auto& s : request.secrets)
     values[s.name] = s.value;
-  return redactor{std::move(values)};
+  return redactor{std::move(values), id};
 }
 
 } // namespace
@@ -114,7 +114,7 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
       auto record
         = create_workspace_now(*st.store, st.id, request, progress.emit);
       // The request's own values: a failed create leaves no store behind.
-      auto values = secrets_of(request);
+      auto values = secrets_of(request, st.id);
       if (!record) {
         self->quit(); // nothing exists for this id any more
         auto err = record.err();

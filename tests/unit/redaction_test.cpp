@@ -54,6 +54,20 @@ TEST_CASE("redact walks every string of a reply type", "[redaction]") {
   CHECK(err.hint == "try " + marker);
 }
 
+TEST_CASE("a workspace's own id survives a secret that occurs in it",
+          "[redaction]") {
+  redactor short_one{{{"ONE", "1"}}, "ws-1"};
+  auto record = test::sample_record("ws-1");
+  record.name = "ws-1 copy";
+  redact(short_one, record);
+  CHECK(record.workspace_id == "ws-1");
+  CHECK(record.name == "ws-[REDACTED:ONE] copy");
+  json reply{{"workspace_id", "ws-1"}, {"n", "1"}};
+  redact(short_one, reply);
+  CHECK(reply["workspace_id"] == "ws-1");
+  CHECK(reply["n"] == "[REDACTED:ONE]");
+}
+
 TEST_CASE("redaction is byte-wise, binary content included", "[redaction]") {
   file_read_result read;
   read.content = std::string{"\0\xff", 2} + value + std::string{"\0", 1};
