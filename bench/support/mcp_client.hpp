@@ -39,8 +39,13 @@ private:
   std::string session_id_;
 };
 
+/// The bearer token the benchmark's servers are started with
+/// (PYRO_MCP_TOKEN) and its clients send: the server requires one.
+const std::string& mcp_token();
+
 /// Starts `pyro mcp serve --transport http` on a free port (the pyro binary
-/// beside this executable); returns its pid and port once it answers.
+/// beside this executable) with mcp_token(); returns its pid and port once
+/// it answers.
 std::pair<pid_t, int> start_mcp_server();
 
 /// SIGTERM and wait.

@@ -1,5 +1,7 @@
 #include "bench/support/mcp_crowd.hpp"
 
+#include "bench/support/mcp_client.hpp"
+
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -186,7 +188,8 @@ private:
   }
 
   std::string common_headers(size_t i) const {
-    std::string h = "Host: 127.0.0.1:" + std::to_string(port_) + "\r\n";
+    std::string h = "Host: 127.0.0.1:" + std::to_string(port_)
+                    + "\r\nAuthorization: Bearer " + mcp_token() + "\r\n";
     const auto& id = sessions_[i].id;
     if (!id.empty())
       h += "Mcp-Session-Id: " + id + "\r\nMCP-Protocol-Version: 2025-11-25\r\n";

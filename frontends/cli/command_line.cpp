@@ -102,19 +102,34 @@ int serve_mcp(Pyro& sdk, const json& args, bool as_json) {
                  "use vm-run, workspace-core or workspace-full"),
       as_json);
   auto transport = args.value("transport", std::string{"stdio"});
-  if (transport == "stdio")
-    return mcp::serve_stdio(sdk, *profile);
-  if (transport != "http")
+  if (transport != "stdio" && transport != "http")
     return report_error(make_error(error_code::invalid_argument,
                                    "unknown transport '" + transport + "'",
                                    "use stdio or http"),
                         as_json);
-  mcp::http_options options;
-  options.host = args.value("host", options.host);
-  options.port = args.value("port", options.port);
+  // What only the operator decides: tool calls never choose these.
+  mcp::server_options options;
+  options.profile = *profile;
+  options.backend = args.value("backend", std::string{});
+  if (options.backend == "auto")
+    options.backend.clear(); // auto still lets PYRO_BACKEND decide
+  options.allow_host_compat = args.value("allow_host_compat", false);
+  for (const auto& dir : args.value("host_root", std::vector<std::string>{})) {
+    auto root = mcp::resolve_root(dir);
+    if (!root)
+      return report_error(root.err(), as_json);
+    options.operator_roots.push_back(*root);
+  }
+  if (transport == "stdio") {
+    options.fallback_roots = mcp::working_directory_roots();
+    return mcp::serve_stdio(sdk, options);
+  }
+  mcp::http_options http;
+  http.host = args.value("host", http.host);
+  http.port = args.value("port", http.port);
   if (const char* token = std::getenv("PYRO_MCP_TOKEN"); token && *token)
-    options.bearer_token = token;
-  return mcp::serve_http(sdk, *profile, options);
+    http.bearer_token = token;
+  return mcp::serve_http(sdk, options, http);
 }
 
 } // namespace

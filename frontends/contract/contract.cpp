@@ -64,6 +64,22 @@ param full_only(param p) {
   return p;
 }
 
+param operator_only(param p) {
+  p.operator_only = true;
+  return p;
+}
+
+param host_input(param p, std::string_view member = {}) {
+  p.host_path = host_access::read;
+  p.host_path_member = member;
+  return p;
+}
+
+param host_output(param p) {
+  p.host_path = host_access::write;
+  return p;
+}
+
 // -- shared parameters --------------------------------------------------------
 
 param workspace_id() {
@@ -114,15 +130,17 @@ param timeout_seconds() {
 }
 
 param allow_host_compat() {
-  return opt("allow_host_compat", vt::boolean, "false",
-             "Allow running without isolation, as a host process confined to "
-             "the workspace directory, when no sandbox backend works.");
+  return operator_only(
+    opt("allow_host_compat", vt::boolean, "false",
+        "Allow running without isolation, as a host process confined to "
+        "the workspace directory, when no sandbox backend works."));
 }
 
 param backend() {
-  return opt("backend", vt::string, "\"auto\"",
-             "Isolation backend: auto, firecracker, qemu, sandbox or host "
-             "(also PYRO_BACKEND). auto never picks host.");
+  return operator_only(
+    opt("backend", vt::string, "\"auto\"",
+        "Isolation backend: auto, firecracker, qemu, sandbox or host "
+        "(also PYRO_BACKEND). auto never picks host."));
 }
 
 param secret_env() {
@@ -152,9 +170,9 @@ param id_only() {
 }
 
 param output_path() {
-  return with_flag(
+  return host_output(with_flag(
     req("output_path", vt::string, "Host path to write; refused if it exists."),
-    "--output");
+    "--output"));
 }
 
 param snapshot_name() {
@@ -265,7 +283,21 @@ std::vector<operation> build() {
       cli_only(
         opt("transport", vt::string, "\"stdio\"", "Transport: stdio or http.")),
       cli_only(opt("host", vt::string, "\"127.0.0.1\"", "HTTP bind address.")),
-      cli_only(opt("port", vt::integer, "8765", "HTTP port."))},
+      cli_only(opt("port", vt::integer, "8765", "HTTP port.")),
+      cli_only(opt("backend", vt::string, "\"auto\"",
+                   "Isolation backend for every sandbox the server creates: "
+                   "auto, firecracker, qemu, sandbox or host (also "
+                   "PYRO_BACKEND). Tool calls cannot choose it.")),
+      cli_only(opt("allow_host_compat", vt::boolean, "false",
+                   "Let `--backend host` run tool calls without isolation, "
+                   "as host processes. Tool calls cannot choose it.")),
+      cli_only(with_flag(
+        opt("host_root", vt::string_list, {},
+            "Host directory tool calls may read from and write to "
+            "(seed, sync, secret files, exports); repeatable. Without it: "
+            "the roots the client lists, else the stdio server's working "
+            "directory, else none."),
+        "--host-root"))},
      no_profile,
      mutating(),
      "MCP server"});
@@ -387,19 +419,21 @@ std::vector<operation> build() {
        "pyro workspace create debian:12 --seed-path ./repo --name fix "
        "--label issue=123",
        {environment(), vcpu_count(), mem_mib(), ttl_seconds(),
-        opt("seed_path", vt::string, {},
-            "Host directory or .tar/.tar.gz/.tgz archive that fills "
-            "/workspace."),
+        host_input(opt("seed_path", vt::string, {},
+                       "Host directory or .tar/.tar.gz/.tgz archive that "
+                       "fills /workspace.")),
         opt("name", vt::string, {}, "A name for people."),
         with_flag(
           opt("labels", vt::string_map, {}, "Labels as K=V (repeatable)."),
           "--label"),
         full_only(opt("network_policy", vt::string, "\"off\"",
                       "off, egress or egress+published-ports.")),
-        full_only(api_only(opt(
-          "secrets", vt::json, {},
-          "Secrets as [{\"name\", \"value\"} or {\"name\", \"file_path\"}]; "
-          "values are never stored in records or shown in output."))),
+        full_only(api_only(host_input(
+          opt("secrets", vt::json, {},
+              "Secrets as [{\"name\", \"value\"} or {\"name\", "
+              "\"file_path\"}]; values are never stored in records or shown "
+              "in output."),
+          "file_path"))),
         full_only(cli_only(
           with_flag(opt("secret", vt::string_list, {}, "Secret as NAME=VALUE."),
                     "--secret"))),
@@ -498,7 +532,8 @@ std::vector<operation> build() {
        "Copy a host directory or archive into the workspace.",
        "pyro workspace sync push WS ./changes --dest /workspace/src",
        {workspace_id(),
-        pos("source_path", "Host directory or .tar/.tar.gz/.tgz archive."),
+        host_input(
+          pos("source_path", "Host directory or .tar/.tar.gz/.tgz archive.")),
         opt("dest", vt::string, "\"/workspace\"",
             "Destination under /workspace.")},
        core_and_full,
@@ -552,8 +587,8 @@ std::vector<operation> build() {
        "pyro workspace file write WS note.txt --text 'hello'",
        {workspace_id(), pos("path", "Path under /workspace."),
         opt("text", vt::string, {}, "The file's new content."),
-        cli_only(opt("text_file", vt::string, {},
-                     "Host file whose content to write."))},
+        host_input(cli_only(opt("text_file", vt::string, {},
+                                "Host file whose content to write.")))},
        core_and_full,
        idempotent_mutation(),
        "guest files"});
@@ -563,8 +598,8 @@ std::vector<operation> build() {
        "Apply a unified diff; nothing changes unless every hunk applies.",
        "pyro workspace patch apply WS --patch-file fix.patch",
        {workspace_id(), opt("patch", vt::string, {}, "Unified diff text."),
-        cli_only(opt("patch_file", vt::string, {},
-                     "Host file holding the unified diff."))},
+        host_input(cli_only(opt("patch_file", vt::string, {},
+                                "Host file holding the unified diff.")))},
        core_and_full,
        mutating(),
        "patch apply"});

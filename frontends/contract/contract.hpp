@@ -25,6 +25,17 @@ enum class value_type {
   json,
 };
 
+/// Whether a parameter names a host path, and which way the operation uses
+/// it. Frontends serving callers less trusted than their operator (the MCP
+/// server) confine such paths to the host roots they were given.
+enum class host_access {
+  none,
+  /// Read from the host: a seed, a sync source, a secret file.
+  read,
+  /// Written on the host: an export destination.
+  write,
+};
+
 /// Bit set of MCP profiles exposing an operation.
 enum profile : unsigned {
   no_profile = 0,
@@ -51,6 +62,14 @@ struct param {
   bool api_only = false;
   /// Hidden from the narrowed workspace-core schemas.
   bool full_only = false;
+  /// The operator's decision (backend, host-compat): the CLI and SDKs take
+  /// it as an argument; an MCP server takes it from its own command line and
+  /// never from a tool argument, so it is in no tool schema.
+  bool operator_only = false;
+  /// Names a host path (for a json parameter: see host_path_member).
+  host_access host_path = host_access::none;
+  /// For a json array of objects: the member of each item naming the path.
+  std::string_view host_path_member;
 
   [[nodiscard]] std::string cli_flag() const;
 };

@@ -3,7 +3,8 @@
 // reply) when the client accepts one and the call is a tools/call. GET has
 // no server-initiated stream to offer (405); DELETE ends a session.
 // Bound to 127.0.0.1 by default; Host and Origin are checked against DNS
-// rebinding, and a bearer token is required when one is configured.
+// rebinding (http_admission.hpp), and a bearer token is always required:
+// the operator's (PYRO_MCP_TOKEN) or one made up at start (bearer_token.hpp).
 //
 // One thread serves every connection from an epoll loop (HTTP/1.1, kept
 // alive, one request at a time per connection), so an idle agent costs a
@@ -38,6 +39,8 @@
 
 #include "caf/send.hpp"
 
+#include "frontends/mcp/bearer_token.hpp"
+#include "frontends/mcp/http_admission.hpp"
 #include "frontends/mcp/http_request.hpp"
 #include "frontends/mcp/serve.hpp"
 #include "frontends/mcp/session.hpp"
@@ -79,19 +82,6 @@ std::string new_session_id() {
   for (int i = 0; i < 32; ++i)
     id += hex[gen() & 15];
   return id;
-}
-
-// localhost, 127.x, ::1 and the configured host are what a browser page on
-// another site cannot make us answer through DNS rebinding.
-bool local_name(const std::string& host, const std::string& bound) {
-  return host == "localhost" || host == "127.0.0.1" || host == "[::1]"
-         || host.rfind("127.", 0) == 0 || host == bound;
-}
-
-std::string host_part(const std::string& authority) {
-  if (!authority.empty() && authority[0] == '[')
-    return authority.substr(0, authority.find(']') + 1);
-  return authority.substr(0, authority.find(':'));
 }
 
 struct response {
@@ -198,8 +188,8 @@ struct connection {
 
 class http_server {
 public:
-  http_server(Pyro& sdk, contract::profile profile, http_options options)
-    : sdk_(sdk), profile_(profile), options_(std::move(options)),
+  http_server(Pyro& sdk, server_options server, http_options options)
+    : sdk_(sdk), server_(std::move(server)), options_(std::move(options)),
       outbox_(std::make_shared<outbox>()) {
     limits_.body_bytes = options_.max_body_bytes;
   }
@@ -218,13 +208,21 @@ public:
 
   int run() {
     raise_descriptor_limit();
-    std::cerr << "pyro mcp: serving http://" << options_.host << ":"
-              << options_.port << "/mcp" << std::endl;
     if (!listen_on(options_.host, options_.port)) {
       std::cerr << "pyro mcp: cannot listen on " << options_.host << ":"
                 << options_.port << " (is the port in use?)" << std::endl;
       return 6;
     }
+    auto port = bound_port();
+    allowed_ = http::allowed_authorities(options_.host, port);
+    if (options_.bearer_token.empty() && !make_up_token(port))
+      return 6;
+    // The port actually bound: the one asked for, or the kernel's pick for 0.
+    auto shown = options_.host.find(':') != std::string::npos
+                   ? "[" + options_.host + "]"
+                   : options_.host;
+    std::cerr << "pyro mcp: serving http://" << shown << ":" << port << "/mcp"
+              << std::endl;
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     add(listener_, EPOLLIN, listener_key);
     add(outbox_->fd(), EPOLLIN, outbox_key);
@@ -262,6 +260,35 @@ public:
   }
 
 private:
+  int bound_port() const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    if (::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      return options_.port;
+    if (addr.ss_family == AF_INET6)
+      return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  }
+
+  // No token from the operator: one of our own, in a file only our user
+  // can read. Said on stderr where it is, never what it is.
+  bool make_up_token(int port) {
+    auto token = random_token();
+    auto file = token_file(sdk_.home(), port);
+    auto written = token ? write_token_file(file, *token) : status{token.err()};
+    if (!written) {
+      std::cerr << "pyro mcp: " << written.err().message << " ("
+                << written.err().hint << ")" << std::endl;
+      return false;
+    }
+    options_.bearer_token = *token;
+    std::cerr << "pyro mcp: every request needs `Authorization: Bearer "
+                 "<token>`; the token is in "
+              << file.string()
+              << " (mode 0600; set PYRO_MCP_TOKEN to choose one)" << std::endl;
+    return true;
+  }
+
   // Each connection holds a descriptor now; the usual soft limit of 1024
   // would refuse the thousandth agent.
   static void raise_descriptor_limit() {
@@ -717,24 +744,11 @@ private:
   }
 
   std::optional<response> admitted(const http::request& req) {
-    auto host = host_part(req.header_value("host"));
-    if (!host.empty() && !local_name(host, options_.host))
-      return error_response(403, -32600,
-                            "Forbidden: Host '" + host + "' is not allowed");
-    if (const auto* origin = req.header("origin")) {
-      auto scheme_end = origin->find("://");
-      auto authority = scheme_end == std::string::npos
-                         ? *origin
-                         : origin->substr(scheme_end + 3);
-      if (!local_name(host_part(authority), options_.host))
-        return error_response(
-          403, -32600, "Forbidden: Origin '" + *origin + "' is not allowed");
-    }
-    if (!options_.bearer_token.empty()
-        && req.header_value("authorization")
-             != "Bearer " + options_.bearer_token) {
-      auto res = error_response(401, -32600,
-                                "Unauthorized: a bearer token is required");
+    if (auto a = http::check_host_and_origin(req, allowed_); a.status != 0)
+      return error_response(a.status, -32600, a.message);
+    if (auto a = http::check_bearer(req, options_.bearer_token);
+        a.status != 0) {
+      auto res = error_response(a.status, -32600, a.message);
       res.headers.emplace_back("WWW-Authenticate", "Bearer");
       return res;
     }
@@ -763,12 +777,11 @@ private:
   }
 
   std::optional<response> post(connection& c, const http::request& req) {
-    auto msg = json::parse(req.body, nullptr, false);
-    if (msg.is_discarded())
-      return response{400,
-                      "application/json",
-                      dump_json(server_core::parse_error("not valid JSON")),
-                      {}};
+    // Bounded (depth, size) before anything parses or walks it.
+    auto parsed = parse_message(req.body);
+    if (!parsed.ok())
+      return response{400, "application/json", dump_json(parsed.error), {}};
+    auto& msg = parsed.message;
     std::string method;
     if (msg.is_object())
       if (auto m = msg.find("method"); m != msg.end() && m->is_string())
@@ -777,7 +790,7 @@ private:
     std::string new_id;
     if (method == "initialize") {
       new_id = new_session_id();
-      auto core = std::make_shared<server_core>(sdk_, profile_);
+      auto core = std::make_shared<server_core>(&sdk_, server_);
       auto actor = spawn_session(sdk_.system(), core);
       entry = &sessions_[new_id];
       *entry = {std::move(actor), std::move(core), clock_type::now()};
@@ -816,7 +829,8 @@ private:
     }
     auto session = entry->actor;
     if (method == "notifications/cancelled" || !msg.contains("id")) {
-      post_to_session(session, req.body, [](const std::string&) {});
+      post_to_session(
+        session, req.body, [](const std::string&) {}, false);
       return response{202, "", "", {}};
     }
     c.at = connection::state::awaiting;
@@ -825,11 +839,14 @@ private:
     c.streaming = req.http11
                   && req.header_value("accept").find("text/event-stream")
                        != std::string::npos;
+    // Only an event stream carries a request (roots/list) to the client
+    // while the call is in flight.
     post_to_session(
       session, req.body,
       [box = outbox_, id = c.id, ticket = c.ticket](const std::string& text) {
         box->push(id, ticket, text);
-      });
+      },
+      c.streaming);
     if (c.streaming) {
       auto text = head(200, c.keep_alive);
       text += "Content-Type: text/event-stream\r\n"
@@ -851,8 +868,9 @@ private:
   }
 
   Pyro& sdk_;
-  contract::profile profile_;
+  server_options server_;
   http_options options_;
+  std::vector<std::string> allowed_;
   http::limits limits_;
   std::shared_ptr<outbox> outbox_;
   int listener_ = -1;
@@ -868,9 +886,9 @@ private:
 
 } // namespace
 
-int serve_http(Pyro& sdk, contract::profile profile,
-               const http_options& options) {
-  return http_server{sdk, profile, options}.run();
+int serve_http(Pyro& sdk, const server_options& options,
+               const http_options& http) {
+  return http_server{sdk, options, http}.run();
 }
 
 } // namespace pyro::mcp

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "frontends/contract/contract.hpp"
+#include "frontends/mcp/message_limits.hpp"
+#include "frontends/mcp/server_core.hpp"
 #include "frontends/sdk/pyro.hpp"
 
 namespace pyro::mcp {
@@ -14,17 +16,29 @@ namespace pyro::mcp {
 struct http_options {
   std::string host = "127.0.0.1";
   int port = 8765;
-  /// Required as `Authorization: Bearer ...` when set (PYRO_MCP_TOKEN).
+  /// Required as `Authorization: Bearer ...` (PYRO_MCP_TOKEN). When empty,
+  /// the server makes one up and writes it to a file only its user can
+  /// read (PYRO_HOME/mcp/http-PORT.token), named on stderr.
   std::string bearer_token;
   /// Largest request body accepted.
-  size_t max_body_bytes = 4u << 20;
+  size_t max_body_bytes = max_message_bytes;
 };
 
 /// Newline-delimited JSON-RPC on stdin/stdout; logs go to stderr.
-int serve_stdio(Pyro& sdk, contract::profile profile);
+int serve_stdio(Pyro& sdk, const server_options& options);
 
 /// Streamable HTTP on http://host:port/mcp.
-int serve_http(Pyro& sdk, contract::profile profile,
-               const http_options& options);
+int serve_http(Pyro& sdk, const server_options& options,
+               const http_options& http);
+
+/// With the operator's defaults: the process's working directory as the
+/// stdio server's roots, the usual backend choice (the Python SDK's
+/// `McpServer.run`).
+int serve_stdio(Pyro& sdk, contract::profile profile);
+int serve_http(Pyro& sdk, contract::profile profile, const http_options& http);
+
+/// The stdio server's roots when neither the operator nor the client gives
+/// any: the directory it was started in.
+host_roots working_directory_roots();
 
 } // namespace pyro::mcp

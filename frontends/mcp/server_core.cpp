@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "frontends/mcp/tool_schema.hpp"
-#include "frontends/sdk/dispatch.hpp"
 #include "frontends/version.hpp"
 #include "messages/json_text.hpp"
 
@@ -94,12 +92,16 @@ const std::string& tool_list_text(contract::profile profile) {
   return text;
 }
 
-const contract::operation* find_tool(contract::profile profile,
-                                     const std::string& name) {
-  for (const auto* op : profile_tools(profile))
-    if (op->tool == name)
-      return op;
-  return nullptr;
+// A json parameter naming host paths inside its items (secrets): an array
+// of objects of strings, so that each path can be found and checked.
+bool items_are_string_objects(const json& v) {
+  if (v.is_null())
+    return true;
+  return v.is_array() && std::all_of(v.begin(), v.end(), [](const json& item) {
+           return item.is_object()
+                  && std::all_of(item.begin(), item.end(),
+                                 [](const json& s) { return s.is_string(); });
+         });
 }
 
 } // namespace
@@ -112,8 +114,8 @@ json rpc_error(const json& id, int code, const std::string& message,
   return json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(err)}};
 }
 
-server_core::server_core(Pyro& sdk, contract::profile profile)
-  : sdk_(sdk), profile_(profile) {
+server_core::server_core(Pyro* sdk, server_options options)
+  : sdk_(sdk), options_(std::move(options)) {
   // nop
 }
 
@@ -144,6 +146,10 @@ json server_core::initialize(const json& id, const json& params) {
     std::lock_guard<std::mutex> guard{mtx_};
     version_ = chosen;
   }
+  auto caps = params.find("capabilities");
+  client_roots_.set_supported(caps != params.end() && caps->is_object()
+                              && caps->contains("roots")
+                              && (*caps)["roots"].is_object());
   return result_reply(
     id,
     json{
@@ -183,9 +189,12 @@ server_core::outcome server_core::handle(const json& msg) {
                               "Invalid Request: jsonrpc must be \"2.0\""));
   auto method_it = msg.find("method");
   if (method_it == msg.end()) {
-    // A response to something we never ask: nothing to do.
-    if (msg.contains("result") || msg.contains("error"))
+    // An answer to a request we sent (roots/list), or to one we never
+    // sent: nothing to reply either way.
+    if (msg.contains("result") || msg.contains("error")) {
+      client_roots_.on_response(msg);
       return {};
+    }
     return replying(
       rpc_error(id, invalid_request, "Invalid Request: no method"));
   }
@@ -198,8 +207,11 @@ server_core::outcome server_core::handle(const json& msg) {
     return has_id ? replying(
              rpc_error(id, invalid_params, "params must be an object"))
                   : outcome{};
-  if (!has_id) // notifications: initialized, cancelled (the session's)
+  if (!has_id) { // notifications: initialized, cancelled (the session's)
+    if (method == "notifications/roots/list_changed")
+      client_roots_.invalidate();
     return {};
+  }
   if (method == "initialize")
     return replying(initialize(id, params));
   if (method == "ping")
@@ -224,7 +236,7 @@ server_core::outcome server_core::handle(const json& msg) {
     out.action = outcome::reply;
     // Built in one buffer: the list is some 50 KiB, and a thousand clients
     // may ask at once.
-    const auto& list = tool_list_text(profile_);
+    const auto& list = tool_list_text(options_.profile);
     auto key = dump_json(id);
     out.text.reserve(list.size() + key.size() + 40);
     out.text.append("{\"id\":").append(key).append(",\"jsonrpc\":\"2.0\",");
@@ -249,7 +261,7 @@ json server_core::validate_call(const json& msg) {
   auto name = params.value("name", json());
   if (!name.is_string())
     return rpc_error(id, invalid_params, "tools/call needs a tool name");
-  const auto* op = find_tool(profile_, name.get<std::string>());
+  const auto* op = find_profile_tool(options_.profile, name.get<std::string>());
   if (op == nullptr)
     return rpc_error(id, invalid_params,
                      "Unknown tool: " + name.get<std::string>(),
@@ -257,8 +269,10 @@ json server_core::validate_call(const json& msg) {
   auto args = params.value("arguments", json::object());
   if (!args.is_object())
     return rpc_error(id, invalid_params, "arguments must be an object");
-  auto allowed = tool_params(*op, profile_);
-  for (const auto& [key, value] : args.items()) {
+  auto allowed = tool_params(*op, options_.profile);
+  for (const auto& item : args.items()) {
+    const auto& key = item.key();
+    const auto& value = item.value();
     auto i
       = std::find_if(allowed.begin(), allowed.end(),
                      [&](const contract::param* p) { return p->name == key; });
@@ -270,6 +284,10 @@ json server_core::validate_call(const json& msg) {
       return rpc_error(id, invalid_params,
                        "Invalid arguments for " + std::string{op->tool} + ": '"
                          + key + "' must be " + type_name((*i)->type));
+    if (!(*i)->host_path_member.empty() && !items_are_string_objects(value))
+      return rpc_error(id, invalid_params,
+                       "Invalid arguments for " + std::string{op->tool} + ": '"
+                         + key + "' must be an array of objects of strings");
   }
   for (const auto* p : allowed)
     if (p->required && !args.contains(std::string{p->name}))
@@ -277,67 +295,6 @@ json server_core::validate_call(const json& msg) {
                        "Invalid arguments for " + std::string{op->tool} + ": '"
                          + std::string{p->name} + "' is required");
   return nullptr;
-}
-
-void server_core::cancel_call(const json& msg, const std::string& cancel_tag) {
-  const auto& params = msg["params"];
-  if (params.value("name", std::string{}) != "workspace_exec")
-    return;
-  auto args = params.value("arguments", json::object());
-  auto id = args.value("workspace_id", std::string{});
-  // The exec may not have reached the agent yet: try a few times.
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    auto r = sdk_.cancel_exec(id, cancel_tag);
-    if (!r || r->value("cancelled", false))
-      return;
-    std::this_thread::sleep_for(std::chrono::milliseconds{100});
-  }
-}
-
-json server_core::call_tool(const json& msg, const send_fn& notify,
-                            const std::string& cancel_tag) {
-  const auto& id = msg["id"];
-  const auto& params = msg["params"];
-  const auto* op = find_tool(profile_, params["name"].get<std::string>());
-  auto args = params.value("arguments", json::object());
-  for (const auto* p : tool_params(*op, profile_))
-    if (!args.contains(std::string{p->name}) && !p->default_json.empty())
-      args[std::string{p->name}] = json::parse(p->default_json);
-  if (!cancel_tag.empty())
-    args[cancel_tag_key] = cancel_tag;
-  progress_fn progress;
-  json token;
-  if (auto meta = params.find("_meta");
-      meta != params.end() && meta->is_object())
-    token = meta->value("progressToken", json());
-  if (!token.is_null() && notify) {
-    auto count = std::make_shared<std::atomic<int>>(0);
-    progress = [notify, token, count](const std::string& line) {
-      notify(json{{"jsonrpc", "2.0"},
-                  {"method", "notifications/progress"},
-                  {"params",
-                   {{"progressToken", token},
-                    {"progress", ++*count},
-                    {"message", line}}}});
-    };
-  }
-  auto out = dispatch(sdk_, *op, args, progress);
-  if (!out) {
-    const auto& err = out.err();
-    auto text = std::string{to_string(err.code)} + ": " + err.message;
-    if (!err.hint.empty())
-      text += " (hint: " + err.hint + ")";
-    return result_reply(id,
-                        json{{"content", {{{"type", "text"}, {"text", text}}}},
-                             {"structuredContent", to_json(err)},
-                             {"isError", true}});
-  }
-  auto structured = out->is_object() ? *out : json{{"result", *out}};
-  return result_reply(
-    id,
-    json{{"content", {{{"type", "text"}, {"text", dump_json(structured, 2)}}}},
-         {"structuredContent", structured},
-         {"isError", false}});
 }
 
 } // namespace pyro::mcp

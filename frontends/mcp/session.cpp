@@ -5,6 +5,7 @@
 
 #include "caf/all.hpp"
 
+#include "frontends/mcp/message_limits.hpp"
 #include "messages/json_text.hpp"
 #include "messages/type_ids.hpp"
 
@@ -31,14 +32,21 @@ struct session_state {
 
 // The worker's whole life: one blocking call, one reply, unless cancelled.
 void run_call(caf::event_based_actor* self, std::shared_ptr<server_core> core,
-              json request, progress_sink out,
+              json request, progress_sink out, bool can_ask,
               std::shared_ptr<std::atomic<bool>> cancelled,
               std::string cancel_tag, caf::actor session) {
-  auto notify = [out, cancelled](const json& note) {
+  auto emit = [out, cancelled](const std::string& text) {
     if (!*cancelled)
-      out.emit(dump_json(note));
+      out.emit(text);
   };
-  auto reply = core->call_tool(request, notify, cancel_tag);
+  json reply;
+  try {
+    reply = core->call_tool(request, emit, can_ask, cancel_tag);
+  } catch (const std::exception& e) {
+    // An uncaught exception would end the worker without a reply, and the
+    // client would wait for one forever.
+    reply = server_core::internal_error(request, e.what());
+  }
   if (!*cancelled)
     out.emit(dump_json(reply));
   self->send(session, caf::atom("done"), dump_json(request["id"]));
@@ -49,13 +57,14 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
                            std::shared_ptr<server_core> core) {
   self->state.core = std::move(core);
   return {
-    [=](const std::string& text, const progress_sink& out) {
+    [=](const std::string& text, const progress_sink& out, bool can_ask) {
       auto& st = self->state;
-      auto msg = json::parse(text, nullptr, false);
-      if (msg.is_discarded()) {
-        out.emit(dump_json(server_core::parse_error("not valid JSON")));
+      auto parsed = parse_message(text);
+      if (!parsed.ok()) {
+        out.emit(dump_json(parsed.error));
         return;
       }
+      auto& msg = parsed.message;
       auto method = msg.find("method");
       if (method != msg.end() && *method == "notifications/cancelled") {
         json id;
@@ -95,9 +104,9 @@ caf::behavior session_impl(caf::stateful_actor<session_state>* self,
         auto cancelled = std::make_shared<std::atomic<bool>>(false);
         auto tag = "mcp-" + std::to_string(self->id()) + "-"
                    + std::to_string(++st.next_tag);
-        auto worker
-          = self->spawn<caf::detached>(run_call, st.core, msg, out, cancelled,
-                                       tag, caf::actor_cast<caf::actor>(self));
+        auto worker = self->spawn<caf::detached>(
+          run_call, st.core, msg, out, can_ask, cancelled, tag,
+          caf::actor_cast<caf::actor>(self));
         st.calls[dump_json(msg["id"])] = {worker, cancelled, msg, tag};
       }
     },
@@ -119,8 +128,10 @@ caf::actor spawn_session(caf::actor_system& sys,
 }
 
 void post_to_session(const caf::actor& session, std::string text,
-                     std::function<void(const std::string&)> out) {
-  caf::anon_send(session, std::move(text), progress_sink{std::move(out)});
+                     std::function<void(const std::string&)> out,
+                     bool can_ask) {
+  caf::anon_send(session, std::move(text), progress_sink{std::move(out)},
+                 can_ask);
 }
 
 } // namespace pyro::mcp

@@ -27,16 +27,19 @@ caf::actor spawn_session(caf::actor_system& sys,
                          std::shared_ptr<server_core> core);
 
 /// Whether a text the session emitted is a reply rather than a
-/// notification, without parsing it: the session writes objects with sorted
-/// keys, so a reply starts with {"error" or {"id" and a notification, which
-/// has neither, with {"jsonrpc".
+/// notification or a request to the client, without parsing it: the session
+/// writes replies and notifications with sorted keys, so a reply starts
+/// with {"error" or {"id" and a notification, which has neither, with
+/// {"jsonrpc"; requests (roots/list) are written with "jsonrpc" first.
 [[nodiscard]] inline bool is_reply_text(std::string_view text) {
   return text.rfind("{\"error\"", 0) == 0 || text.rfind("{\"id\"", 0) == 0;
 }
 
-/// Sends one message to a session; replies and notifications go to `out`,
-/// each as one JSON text.
+/// Sends one message to a session; replies, notifications and requests to
+/// the client go to `out`, each as one JSON text. `can_ask`: whether a
+/// request sent to `out` reaches a client that can answer it (stdio; HTTP
+/// only when the reply is an event stream).
 void post_to_session(const caf::actor& session, std::string text,
-                     std::function<void(const std::string&)> out);
+                     std::function<void(const std::string&)> out, bool can_ask);
 
 } // namespace pyro::mcp

@@ -52,11 +52,19 @@ std::vector<const contract::operation*> profile_tools(contract::profile p) {
   return out;
 }
 
+const contract::operation* find_profile_tool(contract::profile p,
+                                             std::string_view name) {
+  for (const auto* op : profile_tools(p))
+    if (op->tool == name)
+      return op;
+  return nullptr;
+}
+
 std::vector<const contract::param*> tool_params(const contract::operation& op,
                                                 contract::profile p) {
   std::vector<const contract::param*> out;
   for (const auto& param : op.params) {
-    if (param.cli_only)
+    if (param.cli_only || param.operator_only)
       continue;
     if (param.full_only && p != contract::workspace_full_profile)
       continue;

@@ -3,6 +3,11 @@
 //
 //   node client_test.mjs stdio|http [--update-golden]
 //
+// Besides the protocol, it holds the server to its limits on a hostile
+// client: tool arguments cannot choose the backend, host paths stay inside
+// the roots (the client's `roots/list`, or the operator's --host-root), and
+// over HTTP every request needs the token the server made up.
+//
 // Needs PYRO_BIN (the pyro binary) and PYRO_MCP_SDK_DIR (where the SDK is
 // installed: scripts/setup.d/30-mcp-client.sh). Exits non-zero on the first
 // failed check, printing what differed.
@@ -24,7 +29,7 @@ const load = (p) => import(pathToFileURL(path.join(sdkRoot, p)).href);
 const { Client } = await load('client/index.js');
 const { StdioClientTransport } = await load('client/stdio.js');
 const { StreamableHTTPClientTransport } = await load('client/streamableHttp.js');
-const { CallToolResultSchema } = await load('types.js');
+const { CallToolResultSchema, ListRootsRequestSchema } = await load('types.js');
 
 // A private PYRO_HOME and an environment cache holding the offline busybox
 // environment, as the C++ end-to-end tests build it.
@@ -59,23 +64,44 @@ async function waitForPort(port) {
   throw new Error(`the HTTP server on ${port} never came up`);
 }
 
-// A connected client on `profile`, over the transport under test.
-async function connect(profile) {
-  const client = new Client({ name: 'pyro-mcp-test', version: '1.0.0' });
+// The token an HTTP server on `port` made up (no PYRO_MCP_TOKEN is set).
+function tokenOf(port) {
+  return fs.readFileSync(path.join(home, 'mcp', `http-${port}.token`), 'utf8').trim();
+}
+
+// A connected client on `profile`, over the transport under test. With
+// `roots` (an object whose `list` holds directories), the client declares
+// the roots capability and answers roots/list from it; `serverArgs` go to
+// `pyro mcp serve`.
+async function connect(profile, { roots = null, serverArgs = [] } = {}) {
+  const client = new Client({ name: 'pyro-mcp-test', version: '1.0.0' },
+                            roots ? { capabilities: { roots: { listChanged: true } } } : {});
+  if (roots)
+    client.setRequestHandler(ListRootsRequestSchema, async () => ({
+      roots: roots.list.map((dir) => ({ uri: pathToFileURL(dir).href, name: path.basename(dir) })),
+    }));
+  const args = ['mcp', 'serve', '--profile', profile, ...serverArgs];
   if (transportKind === 'stdio') {
-    const transport = new StdioClientTransport({
-      command: pyro, args: ['mcp', 'serve', '--profile', profile], env, stderr: 'inherit',
-    });
+    const transport = new StdioClientTransport({ command: pyro, args, env, stderr: 'inherit' });
     await client.connect(transport);
     return { client, port: null };
   }
   const port = nextPort++;
-  const server = spawn(pyro, ['mcp', 'serve', '--profile', profile, '--transport', 'http',
-                              '--port', String(port)], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const server = spawn(pyro, [...args, '--transport', 'http', '--port', String(port)],
+                       { env, stdio: ['ignore', 'inherit', 'inherit'] });
   servers.push(server);
   await waitForPort(port);
-  await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+  const requestInit = { headers: { authorization: `Bearer ${tokenOf(port)}` } };
+  await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), { requestInit }));
   return { client, port };
+}
+
+// A tool call that must be refused as a result (isError) matching `pattern`.
+async function refused(client, name, args, pattern) {
+  const result = await client.callTool({ name, arguments: args });
+  assert.equal(result.isError, true, `${name} was not refused: ${JSON.stringify(result.structuredContent)}`);
+  assert.match(result.content[0].text, pattern);
+  return result;
 }
 
 async function call(client, name, args, options = {}) {
@@ -102,6 +128,9 @@ async function checkToolLists() {
     }
     if (profile === 'vm-run')
       assert.deepEqual(tools.map((t) => t.name), ['vm_run']);
+    for (const tool of tools)
+      for (const operatorOnly of ['backend', 'allow_host_compat'])
+        assert.ok(!(operatorOnly in (tool.inputSchema.properties ?? {})), `${profile} ${tool.name} takes ${operatorOnly}`);
     if (profile === 'workspace-core') {
       const names = tools.map((t) => t.name);
       for (const hidden of ['shell_open', 'service_start', 'snapshot_create', 'workspace_disk_list'])
@@ -115,7 +144,13 @@ async function checkToolLists() {
 }
 
 async function checkWorkspaceFlow() {
-  const { client } = await connect('workspace-full');
+  const exports = path.join(scratch, 'exports');
+  const later = path.join(scratch, 'later');
+  const outside = path.join(scratch, 'outside');
+  for (const d of [exports, later, outside])
+    fs.mkdirSync(d);
+  const roots = { list: [exports] };
+  const { client } = await connect('workspace-full', { roots });
   const progress = [];
   const created = await call(client, 'workspace_create', { environment: 'busybox', name: 'mcp-flow' },
                              { onprogress: (p) => progress.push(p.message) });
@@ -129,10 +164,35 @@ async function checkWorkspaceFlow() {
   const diff = await call(client, 'workspace_diff', { workspace_id: id });
   assert.equal(diff.changed, true);
   assert.ok(diff.patch.includes('+more'), diff.patch);
-  const out = path.join(scratch, 'exported-notes.txt');
+  const out = path.join(exports, 'exported-notes.txt');
   const exported = await call(client, 'workspace_export', { workspace_id: id, path: 'notes.txt', output_path: out });
   assert.equal(exported.artifact_type, 'file');
   assert.equal(fs.readFileSync(out, 'utf8'), 'hello\nmore\n');
+  // Host paths stay inside the roots the client listed: not beside them,
+  // not through a symlink inside them, not over an existing host file.
+  const roots_refusal = /outside the host roots.*--host-root/s;
+  await refused(client, 'workspace_export', { workspace_id: id, path: 'notes.txt', output_path: path.join(outside, 'x.txt') },
+                roots_refusal);
+  assert.ok(!fs.existsSync(path.join(outside, 'x.txt')));
+  fs.symlinkSync(outside, path.join(exports, 'link'));
+  await refused(client, 'workspace_export', { workspace_id: id, path: 'notes.txt', output_path: path.join(exports, 'link', 'y.txt') },
+                roots_refusal);
+  assert.ok(!fs.existsSync(path.join(outside, 'y.txt')));
+  const victim = path.join(outside, 'victim.txt');
+  fs.writeFileSync(victim, 'keep\n');
+  await refused(client, 'workspace_export', { workspace_id: id, path: 'notes.txt', output_path: victim, overwrite: true },
+                roots_refusal);
+  assert.equal(fs.readFileSync(victim, 'utf8'), 'keep\n');
+  await refused(client, 'workspace_sync_push', { workspace_id: id, source_path: outside }, roots_refusal);
+  await refused(client, 'workspace_create', { environment: 'busybox', secrets: [{ name: 'S', file_path: '/etc/shadow' }] },
+                roots_refusal);
+  // The client's new list counts once it says the list changed.
+  await refused(client, 'workspace_export', { workspace_id: id, path: 'notes.txt', output_path: path.join(later, 'n.txt') },
+                roots_refusal);
+  roots.list = [exports, later];
+  await client.sendRootsListChanged();
+  await call(client, 'workspace_export', { workspace_id: id, path: 'notes.txt', output_path: path.join(later, 'n.txt') });
+  assert.equal(fs.readFileSync(path.join(later, 'n.txt'), 'utf8'), 'hello\nmore\n');
   await call(client, 'workspace_reset', { workspace_id: id });
   const after = await call(client, 'workspace_diff', { workspace_id: id });
   assert.equal(after.changed, false);
@@ -164,16 +224,63 @@ async function checkWorkspaceFlow() {
   await client.close();
 }
 
+// The backend and host-compat are the operator's: no profile takes them
+// from a tool call, and the refusal says nothing of how to get them.
+async function checkOperatorDecides() {
+  for (const [profile, tool] of [['vm-run', 'vm_run'], ['workspace-core', 'workspace_create'],
+                                 ['workspace-full', 'workspace_create'], ['workspace-full', 'vm_create']]) {
+    const { client } = await connect(profile);
+    for (const [key, value] of [['backend', 'host'], ['allow_host_compat', true]]) {
+      const args = { environment: 'busybox', command: 'id', [key]: value };
+      if (tool !== 'vm_run')
+        delete args.command;
+      await assert.rejects(client.callTool({ name: tool, arguments: args }),
+                           (e) => e.code === -32602 && e.message.includes(`unknown argument '${key}'`)
+                                  && !/allow.host.compat/.test(e.message.replace(`'${key}'`, '')),
+                           `${profile} ${tool} took ${key}`);
+    }
+    await client.close();
+  }
+}
+
+// --host-root is the operator's and overrides what the client lists.
+async function checkHostRoot() {
+  const granted = path.join(scratch, 'granted');
+  const listed = path.join(scratch, 'listed');
+  fs.mkdirSync(path.join(granted, 'seed'), { recursive: true });
+  fs.mkdirSync(listed);
+  fs.writeFileSync(path.join(granted, 'seed', 'hello.txt'), 'from the operator\n');
+  const { client } = await connect('workspace-core', { roots: { list: [listed] }, serverArgs: ['--host-root', granted] });
+  await refused(client, 'workspace_create', { environment: 'busybox', seed_path: listed },
+                new RegExp(`outside the host roots.*${granted}.*--host-root`, 's'));
+  const created = await call(client, 'workspace_create', { environment: 'busybox', seed_path: path.join(granted, 'seed') });
+  const read = await call(client, 'workspace_file_read', { workspace_id: created.workspace_id, path: 'hello.txt' });
+  assert.equal(read.content, 'from the operator\n');
+  await call(client, 'workspace_delete', { workspace_id: created.workspace_id });
+  await client.close();
+}
+
 // Raw traffic the SDK would never send: each gets its own error and the
 // server keeps serving.
 async function checkMalformedHttp() {
   const { client, port } = await connect('workspace-core');
   await client.close();
   const url = `http://127.0.0.1:${port}/mcp`;
-  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-  const init = await fetch(url, { method: 'POST', headers, body: JSON.stringify({
+  // The token the server made up: in a file only its user can read, and
+  // required on every request.
+  const tokenFile = path.join(home, 'mcp', `http-${port}.token`);
+  assert.equal(fs.statSync(tokenFile).mode & 0o777, 0o600);
+  const initBody = JSON.stringify({
     jsonrpc: '2.0', id: 1, method: 'initialize',
-    params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } }) });
+    params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } });
+  const bare = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  let r = await fetch(url, { method: 'POST', headers: bare, body: initBody });
+  assert.equal(r.status, 401, 'initialize without the token');
+  assert.equal(r.headers.get('mcp-session-id'), null);
+  r = await fetch(url, { method: 'POST', headers: { ...bare, authorization: `Bearer ${tokenOf(port)}x` }, body: initBody });
+  assert.equal(r.status, 401, 'initialize with a wrong token');
+  const headers = { ...bare, authorization: `Bearer ${tokenOf(port)}` };
+  const init = await fetch(url, { method: 'POST', headers, body: initBody });
   assert.equal(init.status, 200);
   assert.equal((await init.json()).result.protocolVersion, '2025-03-26');
   const session = init.headers.get('mcp-session-id');
@@ -187,7 +294,7 @@ async function checkMalformedHttp() {
     return data.find((m) => !('method' in m));
   };
   const post = (body, extra = {}) => fetch(url, { method: 'POST', headers: { ...headers, 'mcp-session-id': session, ...extra }, body });
-  let r = await post('{not json');
+  r = await post('{not json');
   assert.equal(r.status, 400);
   assert.equal((await reply(r)).error.code, -32700);
   r = await post(JSON.stringify({ jsonrpc: '2.0', id: null, method: 'ping' }));
@@ -206,7 +313,15 @@ async function checkMalformedHttp() {
   assert.equal(r.status, 404);
   r = await post(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'ping' }));
   assert.deepEqual(await reply(r), { jsonrpc: '2.0', id: 7, result: {} });
-  r = await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': session } });
+  // This raw client lists no roots, and over HTTP there are none by
+  // default: a tool call naming a host path is refused.
+  r = await post(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call',
+                                  params: { name: 'workspace_create', arguments: { environment: 'busybox', seed_path: scratch } } }),
+                 { accept: 'application/json' });
+  const noRoots = await reply(r);
+  assert.equal(noRoots.result.isError, true);
+  assert.match(noRoots.result.content[0].text, /no host path/);
+  r = await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': session, authorization: headers.authorization } });
   assert.equal(r.status, 200);
   r = await post(JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'ping' }));
   assert.equal(r.status, 404, 'a deleted session');
@@ -245,7 +360,9 @@ async function checkMalformedStdio() {
 
 try {
   await checkToolLists();
+  await checkOperatorDecides();
   await checkWorkspaceFlow();
+  await checkHostRoot();
   if (transportKind === 'http')
     await checkMalformedHttp();
   else
