@@ -1,5 +1,7 @@
 #include "actors/published_ports.hpp"
 
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "actors/teardown.hpp"
@@ -26,6 +28,14 @@ json load(const fs::path& path) {
 
 status save(const fs::path& path, const json& j) {
   return sys::write_file_atomic(path, dump_json(j), 0600);
+}
+
+// Host ports below 1024 are where the host's own services live (ssh on
+// 22): a sandbox gets one only with the operator's say-so, given in the
+// environment of the pyro process that publishes, which no client sets.
+bool privileged_ports_allowed() {
+  const char* v = std::getenv(allow_privileged_publish_variable);
+  return v != nullptr && std::strcmp(v, "1") == 0;
 }
 
 result<int> parse_port(const std::string& text, const std::string& spec) {
@@ -67,6 +77,15 @@ parse_published_ports(const workspace_record& record,
     auto guest = parse_port(spec.substr(colon + 1), spec);
     if (!guest)
       return guest.err();
+    if (*host < 1024 && !privileged_ports_allowed())
+      return make_error(
+        error_code::invalid_argument,
+        "--publish " + spec + ": host port " + std::to_string(*host)
+          + " is below 1024, where the host's own services listen; "
+            "publishing there needs the operator's consent",
+        "pick a host port of 1024 or above, or have the operator start "
+        "pyro with "
+          + std::string{allow_privileged_publish_variable} + "=1");
     out.push_back({*host, *guest});
   }
   return out;

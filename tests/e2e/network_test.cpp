@@ -2,7 +2,8 @@
 // a test network (test_network.hpp), so no traffic leaves the machine: off
 // means loopback only; egress reaches the outside but not the host's own
 // addresses nor the link unless the operator allows it; published ports
-// answer on the host's 127.0.0.1 only while their service runs.
+// answer on the host's 127.0.0.1 only while their service runs, and on a
+// port below 1024 only with the operator's consent.
 
 #include <chrono>
 #include <map>
@@ -180,6 +181,38 @@ TEST_CASE_METHOD(network_fixture,
   pyro_json({"workspace", "stop", host_ok});
   on_host_json({"workspace", "start", host_ok});
   CHECK(refused(out(host_ok, probe_command("198.51.100.1"))));
+}
+
+TEST_CASE_METHOD(network_fixture,
+                 "network: a host port below 1024 is published only with "
+                 "the operator's consent") {
+  auto ws = create_on_host("egress+published-ports");
+  out(ws, "mkdir -p www && echo published-page > www/index.html");
+  std::vector<std::string> start{"workspace",
+                                 "service",
+                                 "start",
+                                 ws,
+                                 "web",
+                                 "--publish",
+                                 "80:8080",
+                                 "--ready-http",
+                                 "http://127.0.0.1:8080/index.html",
+                                 "--",
+                                 "exec httpd -f -p 0.0.0.0:8080 -h "
+                                 "/workspace/www"};
+  auto refused_start = on_host(start);
+  CHECK(refused_start.exit_code == 2); // invalid_argument
+  CHECK(refused_start.err.find("host port 80 ") != std::string::npos);
+  CHECK(refused_start.err.find("PYRO_PUBLISH_ALLOW_PRIVILEGED=1")
+        != std::string::npos);
+  CHECK_FALSE(host_port_open(net.host(), 80));
+  // Nothing was started for it either.
+  auto listed = pyro_json({"workspace", "service", "list", ws});
+  CHECK(listed["services"].empty());
+  auto started = on_host_json(start, {{"PYRO_PUBLISH_ALLOW_PRIVILEGED", "1"}});
+  REQUIRE(started["state"] == "ready");
+  CHECK(started["published_ports"][0]["host_port"] == 80);
+  CHECK(host_get(net.host(), 80).find("published-page") != std::string::npos);
 }
 
 TEST_CASE_METHOD(network_fixture,
