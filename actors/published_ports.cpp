@@ -3,11 +3,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "actors/teardown.hpp"
-#include "messages/json_text.hpp"
-#include "messages/sys/atomic_file.hpp"
-#include "messages/sys/file_lock.hpp"
+#include "vmm/sandbox/forward_table.hpp"
+#include "vmm/sandbox/port_watch.hpp"
 
 namespace pyro {
 
@@ -16,18 +16,9 @@ using nlohmann::json;
 
 namespace {
 
-fs::path ports_file(const state_store& store, const workspace_record& r) {
-  return store.workspace_dir(r.workspace_id) / "runtime" / "ports.json";
-}
-
-json load(const fs::path& path) {
-  auto text = sys::read_file(path);
-  auto j = text ? json::parse(*text, nullptr, false) : json::object();
-  return j.is_object() ? j : json::object();
-}
-
-status save(const fs::path& path, const json& j) {
-  return sys::write_file_atomic(path, dump_json(j), 0600);
+vmm::forward_table table_of(const state_store& store,
+                            const workspace_record& r) {
+  return vmm::forward_table{store.workspace_dir(r.workspace_id) / "runtime"};
 }
 
 // Host ports below 1024 are where the host's own services live (ssh on
@@ -120,22 +111,38 @@ result<json> publish_ports(const state_store& store,
                          {"guest_port", p.guest_port},
                          {"forward_id", *id}});
   }
-  auto path = ports_file(store, record);
-  auto lock = sys::file_lock::acquire(path.string() + ".lock",
-                                      std::chrono::seconds{10});
-  auto all = load(path);
-  all[service] = published;
-  if (auto saved = save(path, all); !saved)
-    return saved.err();
+  auto undo = [&](const error& why) {
+    for (int done : ids)
+      static_cast<void>((*backend)->unpublish_port(spec, done));
+    return why;
+  };
+  auto table = table_of(store, record);
+  {
+    auto lock = table.lock();
+    if (!lock)
+      return undo(lock.err());
+    auto all = table.load();
+    all[service] = published;
+    if (auto saved = table.save(all); !saved)
+      return undo(saved.err());
+  }
+  // Closes them when the service exits by itself. Without it they would
+  // outlive the service, so a watcher that cannot start undoes them.
+  std::set<int> watched(ids.begin(), ids.end());
+  if (auto watching
+      = vmm::start_port_watch(spec.runtime_dir(), service, watched);
+      !watching) {
+    static_cast<void>(unpublish_ports(store, record, service));
+    return watching.err();
+  }
   return published;
 }
 
 json unpublish_ports(const state_store& store, const workspace_record& record,
                      const std::string& service) {
-  auto path = ports_file(store, record);
-  auto lock = sys::file_lock::acquire(path.string() + ".lock",
-                                      std::chrono::seconds{10});
-  auto all = load(path);
+  auto table = table_of(store, record);
+  auto lock = table.lock();
+  auto all = table.load();
   if (!all.contains(service))
     return json::array();
   auto published = all[service];
@@ -146,21 +153,20 @@ json unpublish_ports(const state_store& store, const workspace_record& record,
         (*backend)->unpublish_port(spec, p.value("forward_id", -1)));
   }
   all.erase(service);
-  static_cast<void>(save(path, all));
+  static_cast<void>(table.save(all));
   return published;
 }
 
 json published_ports_of(const state_store& store,
                         const workspace_record& record,
                         const std::string& service) {
-  auto all = load(ports_file(store, record));
+  auto all = table_of(store, record).load();
   return all.contains(service) ? all[service] : json::array();
 }
 
 void forget_published_ports(const state_store& store,
                             const workspace_record& record) {
-  std::error_code ec;
-  fs::remove(ports_file(store, record), ec);
+  table_of(store, record).remove();
 }
 
 } // namespace pyro

@@ -6,6 +6,7 @@
 // port below 1024 only with the operator's consent.
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -66,6 +67,20 @@ bool host_port_open(const std::string& ns, int port) {
     ::close(fd);
     return open;
   });
+}
+
+// Processes whose command line mentions `text` (the port watchers).
+int processes_mentioning(const std::string& text) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator{"/proc"}) {
+    std::ifstream in{entry.path() / "cmdline"};
+    std::string cmdline{std::istreambuf_iterator<char>{in},
+                        std::istreambuf_iterator<char>{}};
+    if (cmdline.find(text) != std::string::npos
+        && cmdline.find("watch-ports") != std::string::npos)
+      ++count;
+  }
+  return count;
 }
 
 // The sandbox fixture with pyro run inside the test network's host, and
@@ -216,6 +231,49 @@ TEST_CASE_METHOD(network_fixture,
 }
 
 TEST_CASE_METHOD(network_fixture,
+                 "network: a published port closes when its service exits "
+                 "by itself") {
+  auto ws = create_on_host("egress+published-ports");
+  out(ws, "mkdir -p www && echo published-page > www/index.html");
+  constexpr int host_port = 18080;
+  // Serves until the test says stop, then exits on its own.
+  auto started = on_host_json(
+    {"workspace", "service", "start", ws, "web", "--publish",
+     std::to_string(host_port) + ":8080", "--ready-http",
+     "http://127.0.0.1:8080/index.html", "--",
+     "httpd -f -p 0.0.0.0:8080 -h /workspace/www & "
+     "while [ ! -e /workspace/stop ]; do sleep 0.1; done; kill $!"});
+  REQUIRE(started["state"] == "ready");
+  CHECK(host_get(net.host(), host_port).find("published-page")
+        != std::string::npos);
+  CHECK(processes_mentioning(ws) == 1); // its watcher
+  out(ws, "touch /workspace/stop");
+  bool closed = false;
+  for (int i = 0; i < 50 && !closed; ++i) {
+    closed = !host_port_open(net.host(), host_port);
+    if (!closed)
+      std::this_thread::sleep_for(100ms);
+  }
+  CHECK(closed); // within 5 s
+  auto status = pyro_json({"workspace", "service", "status", ws, "web"});
+  CHECK(status["state"] == "exited");
+  CHECK(status["published_ports"].empty());
+  // The watcher went with the service.
+  for (int i = 0; i < 20 && processes_mentioning(ws) > 0; ++i)
+    std::this_thread::sleep_for(100ms);
+  CHECK(processes_mentioning(ws) == 0);
+  // The name is free again, and the port with it.
+  auto again
+    = on_host_json({"workspace", "service", "start", ws, "web", "--publish",
+                    std::to_string(host_port) + ":8080", "--ready-http",
+                    "http://127.0.0.1:8080/index.html", "--",
+                    "exec httpd -f -p 0.0.0.0:8080 -h /workspace/www"});
+  CHECK(again["state"] == "ready");
+  CHECK(host_get(net.host(), host_port).find("published-page")
+        != std::string::npos);
+}
+
+TEST_CASE_METHOD(network_fixture,
                  "network: a published port answers on 127.0.0.1 until its "
                  "service stops") {
   auto ws = create_on_host("egress+published-ports");
@@ -240,11 +298,15 @@ TEST_CASE_METHOD(network_fixture,
     CHECK(refused.exit_code == 5); // failed_precondition
     CHECK(refused.err.find("egress+published-ports") != std::string::npos);
   }
-  SECTION("delete takes the forwards with it") {
+  SECTION("delete takes the forwards and their watcher with it") {
     on_host_json({"workspace", "service", "start", ws, "web2", "--publish",
                   std::to_string(host_port) + ":8080", "--",
                   "exec httpd -f -p 0.0.0.0:8080 -h /workspace/www"});
+    CHECK(processes_mentioning(ws) == 1);
     pyro_json({"workspace", "delete", ws});
     CHECK_FALSE(host_port_open(net.host(), host_port));
+    for (int i = 0; i < 30 && processes_mentioning(ws) > 0; ++i)
+      std::this_thread::sleep_for(100ms);
+    CHECK(processes_mentioning(ws) == 0);
   }
 }
