@@ -188,6 +188,7 @@ public:
             ::sendto(fd, "pong", 4, 0, reinterpret_cast<sockaddr*>(&from), len);
         }
       }} {
+    // nop
   }
 
 private:

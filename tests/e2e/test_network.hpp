@@ -127,6 +127,7 @@ public:
           ::close(c);
         }
       }} {
+    // nop
   }
 
 private:

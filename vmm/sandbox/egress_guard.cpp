@@ -47,6 +47,7 @@ int pidfd_getfd(int pidfd, int fd) {
 struct owned_fd {
   int fd = -1;
   explicit owned_fd(int f) : fd{f} {
+    // nop
   }
   owned_fd(owned_fd&& other) noexcept : fd{other.fd} {
     other.fd = -1;
@@ -88,8 +89,7 @@ int install_filter() {
   // Source routes would take a packet to a host address as its first hop.
   // (Int arguments are compared on their low 32 bits, as the kernel reads
   // them, so that garbage in the high half cannot slip past.)
-  add(rule(refuse, SCMP_SYS(setsockopt), 2,
-           SCMP_A1_32(SCMP_CMP_EQ, IPPROTO_IP),
+  add(rule(refuse, SCMP_SYS(setsockopt), 2, SCMP_A1_32(SCMP_CMP_EQ, IPPROTO_IP),
            SCMP_A2_32(SCMP_CMP_EQ, IP_OPTIONS)));
   for (int option : {IPV6_RTHDR, IPV6_2292RTHDR})
     add(rule(refuse, SCMP_SYS(setsockopt), 2,
@@ -105,12 +105,12 @@ int install_filter() {
              SCMP_A0_32(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))));
   for (int family : {AF_INET, AF_INET6})
     for (int type : {SOCK_RAW, SOCK_PACKET})
-      add(rule(refuse, SCMP_SYS(socket), 2,
-               SCMP_A0_32(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family)),
-               SCMP_A1_32(SCMP_CMP_MASKED_EQ, 0xf,
-                          static_cast<scmp_datum_t>(type))));
-  add(rule(refuse, SCMP_SYS(socket), 1,
-           SCMP_A2_32(SCMP_CMP_GT, IPPROTO_ICMPV6)));
+      add(rule(
+        refuse, SCMP_SYS(socket), 2,
+        SCMP_A0_32(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family)),
+        SCMP_A1_32(SCMP_CMP_MASKED_EQ, 0xf, static_cast<scmp_datum_t>(type))));
+  add(
+    rule(refuse, SCMP_SYS(socket), 1, SCMP_A2_32(SCMP_CMP_GT, IPPROTO_ICMPV6)));
   if (failed == 0)
     failed = seccomp_load(ctx); // sets no_new_privs first
   int fd = failed == 0 ? seccomp_notify_fd(ctx) : failed;
@@ -150,6 +150,7 @@ class guard {
 public:
   guard(int listener, const egress_policy& policy)
     : listener_{listener}, policy_{policy} {
+    // nop
   }
 
   // Answers one notification (unless it is no longer pending).
@@ -192,10 +193,12 @@ private:
     }
     checked_ = domain != AF_UNIX; // a Unix socket names no host
     const auto* a = req.data.args;
+    // Lengths of type int are read as the kernel reads them: low 32 bits.
     if (req.data.nr == SYS_connect)
-      return connect(sock.fd, a[1], a[2]);
+      return connect(sock.fd, a[1], static_cast<uint32_t>(a[2]));
     if (req.data.nr == SYS_sendto)
-      return sendto(sock.fd, a[1], a[2], static_cast<int>(a[3]), a[4], a[5]);
+      return sendto(sock.fd, a[1], a[2], static_cast<int>(a[3]), a[4],
+                    static_cast<uint32_t>(a[5]));
     if (req.data.nr == SYS_sendmsg)
       return sendmsg(sock.fd, a[1], static_cast<int>(a[2]));
     return failure(ENOSYS);
@@ -303,6 +306,8 @@ private:
     if (!read(msg_ptr, &msg, sizeof(msg)))
       return failure(EFAULT);
     // As the kernel does: a longer name is cut to sockaddr_storage.
+    if (static_cast<int>(msg.msg_namelen) < 0)
+      return failure(EINVAL);
     sockaddr_storage addr{};
     socklen_t addr_len = msg.msg_name == nullptr
                            ? 0

@@ -18,9 +18,10 @@
 // kernel would re-read the address after the guard looked at it. That
 // only matters if code running in slirp4netns turns hostile (a memory
 // corruption bug in libslirp driven by the sandbox's packets), and then
-// it matters a lot, so the guard never continues a call. sendmmsg and
-// io_uring are refused outright (slirp4netns uses neither), and so are
-// the socket options that set IP source routes.
+// it matters a lot, so the guard never continues a call. What could
+// choose a destination some other way is refused outright (slirp4netns
+// uses none of it): sendmmsg, io_uring, the socket options that set IP
+// source routes, and raw, packet, SCTP and MPTCP sockets.
 
 #include <string>
 #include <vector>
