@@ -1,11 +1,13 @@
 #include "actors/published_ports.hpp"
 
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "actors/teardown.hpp"
-#include "messages/json_text.hpp"
-#include "messages/sys/atomic_file.hpp"
-#include "messages/sys/file_lock.hpp"
+#include "vmm/sandbox/forward_table.hpp"
+#include "vmm/sandbox/port_watch.hpp"
 
 namespace pyro {
 
@@ -14,18 +16,17 @@ using nlohmann::json;
 
 namespace {
 
-fs::path ports_file(const state_store& store, const workspace_record& r) {
-  return store.workspace_dir(r.workspace_id) / "runtime" / "ports.json";
+vmm::forward_table table_of(const state_store& store,
+                            const workspace_record& r) {
+  return vmm::forward_table{store.workspace_dir(r.workspace_id) / "runtime"};
 }
 
-json load(const fs::path& path) {
-  auto text = sys::read_file(path);
-  auto j = text ? json::parse(*text, nullptr, false) : json::object();
-  return j.is_object() ? j : json::object();
-}
-
-status save(const fs::path& path, const json& j) {
-  return sys::write_file_atomic(path, dump_json(j), 0600);
+// Host ports below 1024 are where the host's own services live (ssh on
+// 22): a sandbox gets one only with the operator's say-so, given in the
+// environment of the pyro process that publishes, which no client sets.
+bool privileged_ports_allowed() {
+  const char* v = std::getenv(allow_privileged_publish_variable);
+  return v != nullptr && std::strcmp(v, "1") == 0;
 }
 
 result<int> parse_port(const std::string& text, const std::string& spec) {
@@ -67,6 +68,15 @@ parse_published_ports(const workspace_record& record,
     auto guest = parse_port(spec.substr(colon + 1), spec);
     if (!guest)
       return guest.err();
+    if (*host < 1024 && !privileged_ports_allowed())
+      return make_error(
+        error_code::invalid_argument,
+        "--publish " + spec + ": host port " + std::to_string(*host)
+          + " is below 1024, where the host's own services listen; "
+            "publishing there needs the operator's consent",
+        "pick a host port of 1024 or above, or have the operator start "
+        "pyro with "
+          + std::string{allow_privileged_publish_variable} + "=1");
     out.push_back({*host, *guest});
   }
   return out;
@@ -101,22 +111,38 @@ result<json> publish_ports(const state_store& store,
                          {"guest_port", p.guest_port},
                          {"forward_id", *id}});
   }
-  auto path = ports_file(store, record);
-  auto lock = sys::file_lock::acquire(path.string() + ".lock",
-                                      std::chrono::seconds{10});
-  auto all = load(path);
-  all[service] = published;
-  if (auto saved = save(path, all); !saved)
-    return saved.err();
+  auto undo = [&](const error& why) {
+    for (int done : ids)
+      static_cast<void>((*backend)->unpublish_port(spec, done));
+    return why;
+  };
+  auto table = table_of(store, record);
+  {
+    auto lock = table.lock();
+    if (!lock)
+      return undo(lock.err());
+    auto all = table.load();
+    all[service] = published;
+    if (auto saved = table.save(all); !saved)
+      return undo(saved.err());
+  }
+  // Closes them when the service exits by itself. Without it they would
+  // outlive the service, so a watcher that cannot start undoes them.
+  std::set<int> watched(ids.begin(), ids.end());
+  if (auto watching
+      = vmm::start_port_watch(spec.runtime_dir(), service, watched);
+      !watching) {
+    static_cast<void>(unpublish_ports(store, record, service));
+    return watching.err();
+  }
   return published;
 }
 
 json unpublish_ports(const state_store& store, const workspace_record& record,
                      const std::string& service) {
-  auto path = ports_file(store, record);
-  auto lock = sys::file_lock::acquire(path.string() + ".lock",
-                                      std::chrono::seconds{10});
-  auto all = load(path);
+  auto table = table_of(store, record);
+  auto lock = table.lock();
+  auto all = table.load();
   if (!all.contains(service))
     return json::array();
   auto published = all[service];
@@ -127,21 +153,20 @@ json unpublish_ports(const state_store& store, const workspace_record& record,
         (*backend)->unpublish_port(spec, p.value("forward_id", -1)));
   }
   all.erase(service);
-  static_cast<void>(save(path, all));
+  static_cast<void>(table.save(all));
   return published;
 }
 
 json published_ports_of(const state_store& store,
                         const workspace_record& record,
                         const std::string& service) {
-  auto all = load(ports_file(store, record));
+  auto all = table_of(store, record).load();
   return all.contains(service) ? all[service] : json::array();
 }
 
 void forget_published_ports(const state_store& store,
                             const workspace_record& record) {
-  std::error_code ec;
-  fs::remove(ports_file(store, record), ec);
+  table_of(store, record).remove();
 }
 
 } // namespace pyro

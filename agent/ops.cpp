@@ -79,6 +79,7 @@ const std::map<std::string, handler>& operations() {
     {"service_list", op_service_list},
     {"service_logs", op_service_logs},
     {"service_stop", op_service_stop},
+    {"service_wait", op_service_wait},
   };
   return table;
 }

@@ -404,4 +404,27 @@ status op_service_stop(const agent_context&, const json& req,
   return conn.reply(s->describe());
 }
 
+status op_service_wait(const agent_context&, const json& req,
+                       connection& conn) {
+  auto found = service_table::instance().find(req);
+  if (!found)
+    return found.err();
+  auto s = *found;
+  auto timeout = req.value("timeout_seconds", 60.0);
+  if (!(timeout >= 0) || timeout > 600)
+    return make_error(error_code::invalid_argument,
+                      "timeout_seconds must be in [0, 600]");
+  std::unique_lock<std::mutex> lock{s->mtx};
+  auto pid = req.find("pid");
+  bool replaced = pid != req.end() && pid->is_number_integer()
+                  && pid->get<int64_t>() != s->pid;
+  if (!replaced)
+    s->changed.wait_for(
+      lock, std::chrono::milliseconds{static_cast<int64_t>(timeout * 1000)},
+      [&] { return s->process_ended; });
+  auto reply = s->describe();
+  reply["ended"] = replaced || s->process_ended;
+  return conn.reply(reply);
+}
+
 } // namespace pyro::agent

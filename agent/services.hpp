@@ -22,5 +22,11 @@ status op_service_logs(const agent_context&, const nlohmann::json&,
                        connection&);
 status op_service_stop(const agent_context&, const nlohmann::json&,
                        connection&);
+/// Waits until a service's process has ended, or `timeout_seconds` (at
+/// most 600) passed: the host closes a service's published ports when it
+/// exits by itself. With `pid`, a service by that name with another pid
+/// counts as ended (the one asked about is gone).
+status op_service_wait(const agent_context&, const nlohmann::json&,
+                       connection&);
 
 } // namespace pyro::agent

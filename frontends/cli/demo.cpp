@@ -38,7 +38,8 @@ void write(const fs::path& path, const std::string& text) {
 }
 
 // From inside the sandbox: a page served on the host's external address is
-// reachable, the host's loopback is not.
+// reachable (with PYRO_EGRESS_ALLOW_HOST=1: egress refuses the host's own
+// addresses by default), the host's loopback is not.
 result<json> prove_egress(Pyro& sdk, const std::string& id,
                           const std::function<void(const std::string&)>& step) {
   probe_server server;
@@ -68,8 +69,12 @@ result<json> prove_egress(Pyro& sdk, const std::string& id,
        + " egress=" + (reached ? "ok" : "failed")
        + " host_loopback=" + (loopback_closed ? "unreachable" : "REACHABLE"));
   if (!reached || !loopback_closed)
-    return make_error(error_code::internal, "the network probe failed: " + text
-                                              + ran->outcome.stderr_text);
+    return make_error(error_code::internal,
+                      "the network probe failed: " + text
+                        + ran->outcome.stderr_text,
+                      // The probe listens on this host, which egress keeps
+                      // out of reach unless the operator allows it.
+                      "run it as PYRO_EGRESS_ALLOW_HOST=1 pyro demo --network");
   return json{{"probe", server.address() + ":" + std::to_string(server.port())},
               {"egress", reached},
               {"host_loopback_reachable", !loopback_closed}};

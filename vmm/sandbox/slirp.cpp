@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "vmm/sandbox/egress_guard.hpp"
+
 namespace pyro::vmm {
 
 namespace fs = std::filesystem;
@@ -106,6 +108,9 @@ result<slirp_link> fork_slirp(const fs::path& binary,
   std::string exit_arg = "--exit-fd=" + std::to_string(exit_pipe[0]);
   std::string ready_arg = "--ready-fd=" + std::to_string(ready_pipe[1]);
   std::string api_arg = "--api-socket=" + api_socket.string();
+  // Read here, from the environment of the pyro process that starts the
+  // sandbox: the operator's, never anything a client of pyro can set.
+  auto policy = egress_policy::from_environment();
   ::unlink(api_socket.c_str());
   pid_t pid = ::fork();
   if (pid < 0)
@@ -126,32 +131,38 @@ result<slirp_link> fork_slirp(const fs::path& binary,
     // The two descriptors slirp4netns is told about must survive exec.
     ::fcntl(exit_pipe[0], F_SETFD, 0);
     ::fcntl(ready_pipe[1], F_SETFD, 0);
-    int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    int null = ::open("/dev/null", O_RDONLY);
+    // Never the launcher's stdout and stderr: pyro reads those to their
+    // end, and slirp4netns and its guard outlive the launcher.
+    int log = ::open(log_file.c_str(),
+                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     ::dup2(null, 0);
-    if (log >= 0) {
-      ::dup2(log, 1);
-      ::dup2(log, 2);
-    }
-    // Unprivileged, the sandbox's network namespace belongs to its user
-    // namespace, which slirp4netns must join first.
-    std::string userns_arg
-      = "--userns-path=/proc/" + std::string{text} + "/ns/user";
-    std::vector<const char*> argv{binary.c_str(),
+    ::dup2(log >= 0 ? log : null, 1);
+    ::dup2(log >= 0 ? log : null, 2);
+    // The sandbox's network namespace belongs to its user namespace,
+    // which slirp4netns must join first. When that is the host's own (a
+    // sandbox of root without a user namespace), joining it fails and
+    // slirp4netns carries on, so the flag is passed either way.
+    std::vector<std::string> argv{binary.string(),
                                   "--configure",
                                   "--mtu=65520",
                                   "--disable-host-loopback",
                                   "--enable-sandbox",
                                   "--enable-seccomp",
-                                  api_arg.c_str(),
-                                  exit_arg.c_str(),
-                                  ready_arg.c_str(),
+                                  api_arg,
+                                  exit_arg,
+                                  ready_arg,
+                                  "--userns-path=/proc/" + std::string{text}
+                                    + "/ns/user",
                                   text,
-                                  "eth0",
-                                  nullptr};
-    if (::geteuid() != 0)
-      argv.insert(argv.end() - 3, userns_arg.c_str());
-    ::execv(binary.c_str(), const_cast<char* const*>(argv.data()));
+                                  "eth0"};
+    if (!policy.unrestricted())
+      exec_guarded(argv, policy);
+    std::vector<const char*> args;
+    for (const auto& a : argv)
+      args.push_back(a.c_str());
+    args.push_back(nullptr);
+    ::execv(args[0], const_cast<char* const*>(args.data()));
     ::_exit(127);
   }
   ::close(pid_pipe[0]);

@@ -3,8 +3,9 @@
 // Egress for a sandbox without touching the host's firewall: slirp4netns
 // runs on the host, joins the sandbox's network namespace, gives it eth0
 // (10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3) and carries its traffic
-// through ordinary host sockets. The host's own loopback stays out of
-// reach. Published ports are slirp4netns port forwards bound to 127.0.0.1.
+// through ordinary host sockets. The host's own addresses and the link
+// stay out of reach unless the operator allows them (egress_guard.hpp).
+// Published ports are slirp4netns port forwards bound to 127.0.0.1.
 
 #include <filesystem>
 #include <string>
@@ -19,6 +20,8 @@ namespace pyro::vmm {
 /// learns the sandbox's pid, says when eth0 is up, and exits when the last
 /// sandbox process closes `exit_write`.
 struct slirp_link {
+  /// slirp4netns's guard, whose child it is (slirp4netns itself when the
+  /// operator allows every destination and no guard is needed).
   pid_t pid = -1;
   int pid_write = -1;
   int exit_write = -1;
