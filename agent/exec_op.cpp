@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/cgroup_tree.hpp"
 #include "agent/launch.hpp"
 #include "agent/ops.hpp"
 #include "agent/process_table.hpp"
@@ -103,6 +104,14 @@ status op_exec(const agent_context& ctx, const json& req, connection& conn) {
   if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
     return make_error(error_code::resource_exhausted,
                       std::string{"pipe: "} + std::strerror(errno));
+  // Everything the command starts stays in its group and ends with it.
+  auto group = cgroup_tree::instance().make("exec");
+  if (!group) {
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]})
+      ::close(fd);
+    return group.err();
+  }
+  (*plan)->cgroup_procs = group->procs_fd();
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   auto started = clock_type::now();
   pid_t pid = process_table::instance().fork_tracked();
@@ -177,9 +186,11 @@ status op_exec(const agent_context& ctx, const json& req, connection& conn) {
       }
     }
   }
-  // Whatever is left of the group, timed out or left in the background,
-  // goes now: an exec never leaves a process behind.
+  // Whatever is left, timed out or left in the background (even in a
+  // session or process group of its own), goes now: an exec never leaves a
+  // process behind.
   ::kill(-pid, SIGKILL);
+  group->kill();
   running_execs::instance().remove(tag);
   for (int fd : fds)
     if (fd >= 0)

@@ -16,13 +16,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/cgroup_tree.hpp"
 #include "agent/process_table.hpp"
 
 namespace pyro::agent {
 
 namespace {
 
-extern "C" void on_terminate(int) {
+extern "C" void on_terminate(int, siginfo_t* info, void*) {
+  // As PID 1 (sandbox, VM) only a signal from outside the pid namespace
+  // (sender pid 0 here) stops the agent: the workload must not be able to
+  // end its own sandbox behind the host's back.
+  if (::getpid() == 1 && info != nullptr && info->si_pid != 0)
+    return;
   // Flush what the sandbox wrote, then go; as PID 1 this ends the sandbox,
   // on the host the children's groups have to be ended by hand.
   process_table::kill_all_groups();
@@ -84,6 +90,9 @@ void init_duties(agent_context& ctx) {
                 "ptmxmode=0666,mode=620");
   mount_quietly("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
   mount_quietly("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  // The guest's own cgroup hierarchy holds one group per command.
+  mount_quietly("cgroup2", "/sys/fs/cgroup", "cgroup2",
+                MS_NOSUID | MS_NODEV | MS_NOEXEC);
   loopback_up();
 }
 
@@ -95,8 +104,15 @@ status prepare(agent_context& ctx) {
   else if (::getpid() != 1)
     ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   ::signal(SIGPIPE, SIG_IGN);
-  ::signal(SIGTERM, on_terminate);
-  ::signal(SIGINT, on_terminate);
+  struct sigaction stop {};
+  stop.sa_sigaction = on_terminate;
+  stop.sa_flags = SA_SIGINFO;
+  ::sigaction(SIGTERM, &stop, nullptr);
+  ::sigaction(SIGINT, &stop, nullptr);
+  // Not dumpable: without CAP_SYS_PTRACE (dropped in sandboxes) nothing
+  // the workload runs can ptrace the agent, read its memory or its
+  // descriptors in /proc, or freeze it.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (const char* v = std::getenv("PYRO_AGENT_NO_OPENAT2"); v && *v == '1')
     ctx.no_openat2 = true;
   ctx.root_fd = ::open(ctx.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -111,6 +127,10 @@ status prepare(agent_context& ctx) {
     return make_error(error_code::failed_precondition,
                       "cannot open " + ctx.root
                         + "/workspace: " + std::strerror(errno));
+  if (ctx.mode == "vm" && ::getpid() == 1)
+    // Best effort: without it commands fall back to process groups.
+    static_cast<void>(
+      cgroup_tree::instance().adopt_path("/sys/fs/cgroup", false));
   process_table::instance().start_reaper();
   return {};
 }

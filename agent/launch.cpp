@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/cgroup_tree.hpp"
 #include "agent/confined_fs.hpp"
 #include "messages/wire/names.hpp"
 
@@ -44,6 +45,7 @@ void launch_plan::seal() {
 }
 
 void launch_plan::exec_child() const noexcept {
+  cgroup_tree::join_in_child(cgroup_procs);
   if (cwd_fd >= 0 && ::fchdir(cwd_fd) != 0)
     ::_exit(126);
   ::signal(SIGPIPE, SIG_DFL);

@@ -29,11 +29,15 @@ public:
   std::string cwd;
   /// Descriptor of the working directory, owned.
   int cwd_fd = -1;
+  /// cgroup.procs of the group the child joins before exec (not owned; -1
+  /// for none).
+  int cgroup_procs = -1;
 
   /// Builds the C arrays; call once, before fork.
   void seal();
 
-  /// In the child after fork: chdir, default signals, execve. Never returns.
+  /// In the child after fork: join the group, chdir, default signals,
+  /// execve. Never returns.
   [[noreturn]] void exec_child() const noexcept;
 
 private:

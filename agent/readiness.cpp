@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/cgroup_tree.hpp"
 #include "agent/confined_fs.hpp"
 #include "agent/launch.hpp"
 #include "agent/process_table.hpp"
@@ -186,6 +187,10 @@ bool command_succeeds(const agent_context& ctx, const readiness_probe& p) {
   auto plan = plan_launch(ctx, json{{"command", p.target}, {"cwd", p.cwd}});
   if (!plan)
     return false;
+  auto group = cgroup_tree::instance().make("probe");
+  if (!group)
+    return false;
+  (*plan)->cgroup_procs = group->procs_fd();
   int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   auto& table = process_table::instance();
   pid_t pid = table.fork_tracked();
@@ -203,6 +208,7 @@ bool command_succeeds(const agent_context& ctx, const readiness_probe& p) {
     = table.wait(pid, std::chrono::steady_clock::now()
                         + std::chrono::milliseconds{command_timeout_ms});
   ::kill(-pid, SIGKILL);
+  group->kill();
   if (!status) {
     status = table.wait(pid, std::chrono::steady_clock::now()
                                + std::chrono::seconds{5});

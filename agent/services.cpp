@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/cgroup_tree.hpp"
 #include "agent/launch.hpp"
 #include "agent/ops.hpp"
 #include "agent/process_table.hpp"
@@ -43,6 +44,8 @@ struct service {
   readiness_probe probe;
   std::string log_dir; // host path
   pid_t pid = -1;
+  /// Everything the service started; stop ends it all.
+  cgroup_group group;
 
   std::mutex mtx;
   std::condition_variable changed;
@@ -199,6 +202,7 @@ void monitor(const agent_context& ctx, service_ptr s) {
               + std::to_string(static_cast<int>(s->probe.timeout_seconds))
               + " s");
           ::kill(-s->pid, SIGKILL); // a service that never got ready goes
+          s->group.kill();
         }
       }
       starting = s->state == "starting";
@@ -315,7 +319,17 @@ status op_service_start(const agent_context& ctx, const json& req,
     s->set_state("failed", why);
     return make_error(error_code::internal, why);
   }
+  auto group = cgroup_tree::instance().make("service");
+  if (!group) {
+    for (int fd : {out, err, null_fd})
+      ::close(fd);
+    std::lock_guard<std::mutex> guard{s->mtx};
+    s->set_state("failed", group.err().message);
+    return group.err();
+  }
   std::unique_lock<std::mutex> lock{s->mtx};
+  s->group = std::move(*group);
+  (*plan)->cgroup_procs = s->group.procs_fd();
   s->started_at = sys::unix_now();
   pid_t pid = process_table::instance().fork_tracked();
   if (pid == 0) {
@@ -389,8 +403,10 @@ status op_service_stop(const agent_context&, const json& req,
                       "grace_seconds must be in [0, 600]");
   {
     std::lock_guard<std::mutex> guard{s->mtx};
-    if (s->process_ended)
+    if (s->process_ended) {
+      s->group.kill(); // what it left running when it exited
       return conn.reply(s->describe());
+    }
     s->stopping = true;
   }
   stop_group(s->pid,
@@ -401,6 +417,7 @@ status op_service_stop(const agent_context&, const json& req,
                                             [&] { return s->process_ended; });
              });
   std::lock_guard<std::mutex> guard{s->mtx};
+  s->group.kill();
   return conn.reply(s->describe());
 }
 

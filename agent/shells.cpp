@@ -18,6 +18,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "agent/cgroup_tree.hpp"
 #include "agent/launch.hpp"
 #include "agent/ops.hpp"
 #include "agent/process_table.hpp"
@@ -43,6 +44,8 @@ struct shell_session {
   std::string cwd;
   int cols = 0;
   int rows = 0;
+  /// Everything started in the shell, ended by close.
+  cgroup_group group;
 
   std::mutex mtx;
   std::condition_variable changed;
@@ -288,6 +291,15 @@ status op_shell_open(const agent_context& ctx, const json& req,
     ::close(master);
     return make_error(error_code::resource_exhausted, "pipe failed");
   }
+  auto group = cgroup_tree::instance().make("shell");
+  if (!group) {
+    ::close(master);
+    ::close(s->wake[0]);
+    ::close(s->wake[1]);
+    return group.err();
+  }
+  s->group = std::move(*group);
+  (*plan)->cgroup_procs = s->group.procs_fd();
   pid_t pid = process_table::instance().fork_tracked();
   if (pid == 0) {
     ::setsid();
@@ -482,6 +494,8 @@ status op_shell_close(const agent_context&, const json& req, connection& conn) {
                return s->changed.wait_until(lock, deadline,
                                             [&] { return s->exited; });
              });
+  // Background jobs would keep the terminal open and outlive the shell.
+  s->group.kill();
   ::write(s->wake[1], "x", 1);
   std::unique_lock<std::mutex> lock{s->mtx};
   bool done = s->changed.wait_for(lock, std::chrono::seconds{5},
