@@ -34,8 +34,9 @@ std::string field(const json& j, const char* key, const char* fallback) {
 // agent_link over the wire protocol (docs/protocol.md).
 class wire_link final : public agent_link {
 public:
-  wire_link(std::string socket, int vsock_port)
-    : client_(std::move(socket), std::chrono::seconds{5}, vsock_port) {
+  wire_link(std::string socket, int vsock_port, int peer_pid)
+    : client_(std::move(socket), std::chrono::seconds{5}, vsock_port,
+              peer_pid) {
     // nop
   }
 
@@ -197,7 +198,8 @@ private:
 result<std::unique_ptr<agent_link>>
 connect_agent(const vmm::agent_endpoint& endpoint) {
   return std::unique_ptr<agent_link>{
-    std::make_unique<wire_link>(endpoint.socket.string(), endpoint.vsock_port)};
+    std::make_unique<wire_link>(endpoint.socket.string(), endpoint.vsock_port,
+                                endpoint.peer_pid)};
 }
 
 } // namespace pyro

@@ -100,6 +100,9 @@ status validate(const create_request& r) {
   if (r.mem_mib < 128 || r.mem_mib > 65536)
     return field_error("mem_mib",
                        "must be 128-65536, got " + std::to_string(r.mem_mib));
+  if (r.disk_mib < 64 || r.disk_mib > 1048576)
+    return field_error("disk_mib", "must be 64-1048576, got "
+                                     + std::to_string(r.disk_mib));
   if (r.ttl_seconds < 0)
     return field_error("ttl_seconds", "must not be negative");
   static const std::set<std::string> policies{"off", "egress",

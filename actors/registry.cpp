@@ -90,7 +90,8 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
               self->delayed_send(self->state.pool, refill_delay, refill_atom_v,
                                  record.environment,
                                  static_cast<int32_t>(record.vcpu_count),
-                                 static_cast<int32_t>(record.mem_mib));
+                                 static_cast<int32_t>(record.mem_mib),
+                                 static_cast<int32_t>(record.disk_mib));
             rp.deliver(std::move(record));
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });

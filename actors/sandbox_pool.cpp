@@ -35,13 +35,14 @@ json build_of(const fs::path& rootfs) {
 }
 
 // Bumped when a slot's contents change: older slots are then stale.
-constexpr int slot_layout = 2;
+constexpr int slot_layout = 3;
 
 json slot_json(const pool_key& key, const fs::path& rootfs) {
   return json{{"layout", slot_layout},
               {"environment", key.environment},
               {"vcpu_count", key.vcpu_count},
               {"mem_mib", key.mem_mib},
+              {"disk_mib", key.disk_mib},
               {"build", build_of(rootfs)}};
 }
 
@@ -57,6 +58,7 @@ vmm::sandbox_spec slot_spec(const std::string& name, const fs::path& dir,
   spec.workspace_dir = dir;
   spec.vcpu_count = key.vcpu_count;
   spec.mem_mib = key.mem_mib;
+  spec.disk_mib = key.disk_mib;
   return spec;
 }
 
@@ -249,13 +251,13 @@ pool_impl(pool_actor::stateful_pointer<pool_state> self,
   });
   return {
     [=](refill_atom, const std::string& environment, int32_t vcpu_count,
-        int32_t mem_mib) {
+        int32_t mem_mib, int32_t disk_mib) {
       auto& st = self->state;
       // Parking runs beside the caller's first commands in the sandbox it
       // just got: it yields the CPU to them.
       ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
       sandbox_pool pool{*st.store};
-      pool_key key{environment, vcpu_count, mem_mib};
+      pool_key key{environment, vcpu_count, mem_mib, disk_mib};
       // Best effort: a pool that cannot be filled only means cold creates.
       for (auto n = pool.count(key); n < static_cast<size_t>(st.target); ++n) {
         auto name = pool.park(key);

@@ -17,6 +17,7 @@ struct pool_key {
   std::string environment;
   int vcpu_count = 1;
   int mem_mib = 1024;
+  int disk_mib = 0;
 };
 
 /// A claimed slot's sandbox, on its way to running the workspace's agent;

@@ -9,6 +9,7 @@ vmm::sandbox_spec sandbox_spec_for(const state_store& store,
   spec.workspace_dir = store.workspace_dir(record.workspace_id);
   spec.vcpu_count = record.vcpu_count;
   spec.mem_mib = record.mem_mib;
+  spec.disk_mib = record.disk_mib;
   spec.network_policy = record.network_policy;
   return spec;
 }

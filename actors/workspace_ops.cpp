@@ -126,6 +126,7 @@ result<workspace_record> create_workspace_now(const state_store& store,
   record.environment = request.environment;
   record.vcpu_count = request.vcpu_count;
   record.mem_mib = request.mem_mib;
+  record.disk_mib = request.disk_mib;
   record.ttl_seconds = request.ttl_seconds;
   record.created_at = now;
   record.last_activity_at = now;
@@ -200,6 +201,8 @@ result<workspace_record> create_workspace_now(const state_store& store,
 
   record.state = "started";
   record.last_activity_at = sys::unix_now();
+  record.disk_limited
+    = (*backend)->disk_limited(sandbox_spec_for(store, record));
   if (auto saved = store.save(record); !saved)
     return saved.err();
   // A claimed sandbox's agent started while the record was written.
@@ -261,7 +264,7 @@ std::optional<claimed_slot> claim_parked(const state_store& store,
   if (r.backend != "sandbox" || r.network_policy != "off")
     return std::nullopt;
   auto claimed = sandbox_pool{store}.claim(
-    {r.environment, r.vcpu_count, r.mem_mib}, r.workspace_id);
+    {r.environment, r.vcpu_count, r.mem_mib, r.disk_mib}, r.workspace_id);
   if (!claimed)
     return std::nullopt; // it destroyed what it took: boot instead
   return std::move(*claimed);

@@ -117,7 +117,7 @@ using registry_actor = caf::typed_actor<
 /// Keeps parked sandboxes ready: environment, vCPUs and MiB of the shape
 /// that was just created (actors/sandbox_pool.hpp).
 using pool_actor = caf::typed_actor<
-  caf::reacts_to<refill_atom, std::string, int32_t, int32_t>>;
+  caf::reacts_to<refill_atom, std::string, int32_t, int32_t, int32_t>>;
 
 /// Registers the block with a config; every actor system in pyro calls this.
 void add_message_types(caf::actor_system_config& cfg);

@@ -26,6 +26,8 @@ json to_json(const workspace_record& r) {
     {"environment", r.environment},
     {"vcpu_count", r.vcpu_count},
     {"mem_mib", r.mem_mib},
+    {"disk_mib", r.disk_mib},
+    {"disk_limited", r.disk_limited},
     {"ttl_seconds", r.ttl_seconds},
     {"created_at", r.created_at},
     {"expires_at", r.expires_at},
@@ -121,6 +123,8 @@ result<workspace_record> workspace_record_from_json(const json& j) {
   f.required("environment", r.environment);
   f.optional("vcpu_count", r.vcpu_count);
   f.optional("mem_mib", r.mem_mib);
+  f.optional("disk_mib", r.disk_mib);
+  f.optional("disk_limited", r.disk_limited);
   f.optional("ttl_seconds", r.ttl_seconds);
   f.required("created_at", r.created_at);
   f.optional("expires_at", r.expires_at);

@@ -25,6 +25,8 @@ struct create_request {
   std::string environment;
   int32_t vcpu_count = 1;
   int32_t mem_mib = 1024;
+  /// Room for what the workspace writes (its disk limit).
+  int32_t disk_mib = 10240;
   int64_t ttl_seconds = 600;
   std::string network_policy = "off";
   bool allow_host_compat = false;
@@ -90,7 +92,7 @@ typename Inspector::result_type inspect(Inspector& f, secret_value& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, create_request& x) {
-  return f(x.environment, x.vcpu_count, x.mem_mib, x.ttl_seconds,
+  return f(x.environment, x.vcpu_count, x.mem_mib, x.disk_mib, x.ttl_seconds,
            x.network_policy, x.allow_host_compat, x.backend, x.seed_path,
            x.secrets, x.name, x.labels, x.kind);
 }

@@ -55,9 +55,10 @@ error not_running_error(const sandbox_spec& spec) {
 
 result<agent_endpoint>
 detached_agent_backend::endpoint(const sandbox_spec& spec) {
-  if (!running(spec))
+  auto agent = read_identity(spec);
+  if (!alive(agent))
     return not_running_error(spec);
-  return agent_endpoint{socket_path(spec)};
+  return agent_endpoint{socket_path(spec), 0, agent.pid};
 }
 
 bool detached_agent_backend::running(const sandbox_spec& spec) {

@@ -22,6 +22,8 @@ struct sandbox_spec {
   std::filesystem::path agent_binary;
   int vcpu_count = 1;
   int mem_mib = 1024;
+  /// Room for what the sandbox writes; 0: none asked (unlimited).
+  int disk_mib = 0;
   /// off, egress or egress+published-ports.
   std::string network_policy = "off";
 
@@ -37,6 +39,9 @@ struct agent_endpoint {
   /// 0: `socket` is the agent's own. Above 0: `socket` is a Firecracker
   /// hybrid vsock, and each connection first asks for this guest port.
   int vsock_port = 0;
+  /// Above 0: the pid that must be listening on `socket` (checked through
+  /// SO_PEERCRED before anything is sent).
+  int peer_pid = 0;
 };
 
 /// What a backend can do on this host.
@@ -70,6 +75,12 @@ public:
   virtual result<agent_endpoint> endpoint(const sandbox_spec& spec) = 0;
 
   [[nodiscard]] virtual bool running(const sandbox_spec& spec) = 0;
+
+  /// Whether what the sandbox writes is held to `spec.disk_mib`.
+  [[nodiscard]] virtual bool disk_limited(const sandbox_spec& spec) const {
+    (void)spec;
+    return false;
+  }
 
   /// Stops the sandbox, keeping its files (and so /workspace).
   virtual status stop(const sandbox_spec& spec) = 0;

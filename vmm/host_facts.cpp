@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "vmm/agent_binary.hpp"
+#include "vmm/sandbox/workspace_disk.hpp"
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -65,11 +66,11 @@ kvm_facts probe_kvm() {
   return kvm;
 }
 
+// Every sandbox gets a user namespace, also when pyro runs as root: its
+// root must not be the host's.
 fact probe_namespaces(bool is_root) {
-  int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS
-              | CLONE_NEWIPC | CLONE_NEWCGROUP;
-  if (!is_root)
-    flags |= CLONE_NEWUSER;
+  int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
+              | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
   pid_t pid = ::fork();
   if (pid < 0)
     return {false, "fork failed"};
@@ -80,12 +81,25 @@ fact probe_namespaces(bool is_root) {
     // retry
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-    return {true, is_root ? "mount, pid, net, uts, ipc and cgroup "
-                            "namespaces can be created"
-                          : "user, mount, pid, net, uts, ipc and cgroup "
-                            "namespaces can be created"};
+    return {true, std::string{"user, mount, pid, net, uts, ipc and cgroup "
+                              "namespaces can be created"}
+                    + (is_root ? "; sandbox root is host id "
+                                 "1000000000 and up, not root"
+                               : "")};
   return {false, "unshare of the sandbox namespaces was refused (user "
                  "namespaces may be disabled by sysctl or a container)"};
+}
+
+fact probe_disk_limits(bool is_root) {
+  if (!is_root)
+    return {false, "--disk-mib needs pyro to run as root (a loop-mounted "
+                   "image per workspace); unprivileged workspaces share "
+                   "the host's file system"};
+  if (!disk_limits_enforceable())
+    return {false, "--disk-mib needs /dev/loop-control and mke2fs "
+                   "(e2fsprogs)"};
+  return {true, "each sandbox workspace writes into an ext4 image of its "
+                "--disk-mib size"};
 }
 
 fact probe_overlayfs() {
@@ -168,6 +182,7 @@ host_facts probe_host() {
   facts.overlayfs = probe_overlayfs();
   facts.cgroups = probe_cgroups();
   facts.seccomp = probe_seccomp();
+  facts.disk_limits = probe_disk_limits(facts.is_root);
   facts.qemu_binary = find_executable("qemu-system-x86_64");
   facts.firecracker_binary = find_executable("firecracker");
   facts.tun = ::access("/dev/net/tun", F_OK) == 0;
@@ -233,7 +248,8 @@ std::vector<backend_availability> backend_report(const host_facts& facts) {
            std::string{facts.is_root ? "" : "unprivileged (user namespace), "}
              + "namespaces, overlayfs, seccomp; resource limits: "
              + std::string{facts.cgroups.ok ? "enforced" : "not enforced"}
-             + " (" + facts.cgroups.reason + ")"};
+             + " (" + facts.cgroups.reason + "); disk limits: "
+             + std::string{facts.disk_limits.ok ? "enforced" : "not enforced"}};
     out.push_back(std::move(b));
   }
   {
@@ -269,6 +285,7 @@ nlohmann::json to_json(const host_facts& f) {
     {"overlayfs", j_fact(f.overlayfs)},
     {"cgroups", j_fact(f.cgroups)},
     {"seccomp", j_fact(f.seccomp)},
+    {"disk_limits", j_fact(f.disk_limits)},
     {"qemu_binary", or_null(f.qemu_binary)},
     {"firecracker_binary", or_null(f.firecracker_binary)},
     {"networking", {{"tun", f.tun}, {"ip_forward", f.ip_forward}}},

@@ -35,6 +35,8 @@ struct host_facts {
   /// cpu and memory controllers writable (v2 or v1).
   fact cgroups;
   fact seccomp;
+  /// Whether sandbox workspaces can be held to --disk-mib.
+  fact disk_limits;
   std::string qemu_binary;
   std::string firecracker_binary;
   bool tun = false;

@@ -53,7 +53,8 @@ std::string render_doctor(const json& r, const json&) {
       << yes_no(kvm.at("hardware_virtualization")) << '\n'
       << "  stock guests: " << yes_no(kvm.at("stock_guest").at("ok")) << " ("
       << scalar(kvm.at("stock_guest").at("reason")) << ")\n";
-  for (const char* key : {"namespaces", "overlayfs", "cgroups", "seccomp"})
+  for (const char* key :
+       {"namespaces", "overlayfs", "cgroups", "seccomp", "disk_limits"})
     out << key << ": " << yes_no(host.at(key).at("ok")) << " ("
         << scalar(host.at(key).at("reason")) << ")\n";
   out << "Environment cache: " << scalar(r.at("environment_cache")) << '\n'

@@ -118,6 +118,12 @@ param mem_mib() {
   return opt("mem_mib", vt::integer, "1024", "Memory in MiB (128-65536).");
 }
 
+param disk_mib() {
+  return opt("disk_mib", vt::integer, "10240",
+             "Disk limit in MiB for what the workspace writes (64-1048576); "
+             "enforced on the sandbox backend when pyro runs as root.");
+}
+
 param ttl_seconds() {
   return opt("ttl_seconds", vt::integer, "600",
              "Seconds until the sandbox expires and `reap_expired` may "
@@ -327,7 +333,8 @@ std::vector<operation> build() {
        "run_in_vm",
        "Run one command in a fresh sandbox that is deleted afterwards.",
        "pyro run debian:12 -- git --version",
-       {environment(), command(), vcpu_count(), mem_mib(), timeout_seconds(),
+       {environment(), command(), vcpu_count(), mem_mib(), disk_mib(),
+        timeout_seconds(),
         ttl_seconds(),
         opt("network", vt::boolean, "false", "Allow outbound network."),
         allow_host_compat(), backend()},
@@ -340,7 +347,7 @@ std::vector<operation> build() {
        "Create and start a VM sandbox for later `vm_exec` calls.",
        {},
        {api_only(req("environment", vt::string, "Environment name.")),
-        vcpu_count(), mem_mib(), ttl_seconds(),
+        vcpu_count(), mem_mib(), disk_mib(), ttl_seconds(),
         opt("network", vt::boolean, "false", "Allow outbound network."),
         allow_host_compat(), backend()},
        workspace_full_profile,
@@ -418,7 +425,7 @@ std::vector<operation> build() {
        "host directory or archive.",
        "pyro workspace create debian:12 --seed-path ./repo --name fix "
        "--label issue=123",
-       {environment(), vcpu_count(), mem_mib(), ttl_seconds(),
+       {environment(), vcpu_count(), mem_mib(), disk_mib(), ttl_seconds(),
         host_input(opt("seed_path", vt::string, {},
                        "Host directory or .tar/.tar.gz/.tgz archive that "
                        "fills /workspace.")),

@@ -102,6 +102,7 @@ result<create_request> create_request_from(const json& a) {
   r.environment = a.at("environment").get<std::string>();
   r.vcpu_count = a.value("vcpu_count", r.vcpu_count);
   r.mem_mib = a.value("mem_mib", r.mem_mib);
+  r.disk_mib = a.value("disk_mib", r.disk_mib);
   r.ttl_seconds = a.value("ttl_seconds", r.ttl_seconds);
   r.network_policy = a.value("network_policy", r.network_policy);
   if (a.value("network", false)) // the one-shot tools' boolean form

@@ -26,13 +26,32 @@ bool idempotent(std::string_view op) {
          || op == "manifest" || op == "export";
 }
 
+// Whoever listens on the socket is who its peer credentials name; a path
+// redirected to another listener shows another pid.
+status check_peer(int fd, int expected, const std::string& path) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    return make_error(error_code::unavailable,
+                      "cannot read who serves " + path + ": "
+                        + std::strerror(errno));
+  if (cred.pid == expected)
+    return {};
+  return make_error(error_code::unavailable,
+                    "refusing the agent socket " + path + ": it is served by "
+                      "process " + std::to_string(cred.pid)
+                      + ", not the sandbox's agent (process "
+                      + std::to_string(expected) + ")",
+                    "stop and start the workspace to get a fresh agent");
+}
+
 } // namespace
 
 agent_client::agent_client(std::string socket_path,
                            std::chrono::milliseconds connect_timeout,
-                           int vsock_port)
+                           int vsock_port, int expected_peer)
   : socket_path_(std::move(socket_path)), connect_timeout_(connect_timeout),
-    vsock_port_(vsock_port) {
+    vsock_port_(vsock_port), expected_peer_(expected_peer) {
   // nop
 }
 
@@ -55,6 +74,11 @@ result<int> agent_client::connect() const {
       return make_error(error_code::resource_exhausted,
                         std::string{"socket: "} + std::strerror(errno));
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      if (expected_peer_ > 0)
+        if (auto peer = check_peer(fd, expected_peer_, socket_path_); !peer) {
+          ::close(fd);
+          return peer.err();
+        }
       if (vsock_port_ <= 0)
         return fd;
       auto acked = vsock_handshake(fd, static_cast<uint32_t>(vsock_port_),

@@ -25,11 +25,14 @@ class agent_client {
 public:
   /// A `vsock_port` above 0 means the socket is a Firecracker hybrid vsock:
   /// every new connection first asks for that guest port (`CONNECT`, see
-  /// vsock_handshake.hpp) within `connect_timeout`.
+  /// vsock_handshake.hpp) within `connect_timeout`. An `expected_peer`
+  /// above 0 is the pid that must have put the socket in listening state
+  /// (SO_PEERCRED): a connection to anything else is closed before a byte
+  /// is sent.
   explicit agent_client(std::string socket_path,
                         std::chrono::milliseconds connect_timeout
                         = std::chrono::seconds{5},
-                        int vsock_port = 0);
+                        int vsock_port = 0, int expected_peer = 0);
   ~agent_client();
 
   agent_client(const agent_client&) = delete;
@@ -60,6 +63,7 @@ private:
   std::string socket_path_;
   std::chrono::milliseconds connect_timeout_;
   int vsock_port_;
+  int expected_peer_;
   std::mutex idle_mtx_;
   int idle_fd_ = -1;
 };

@@ -7,6 +7,7 @@
 #include "sandbox_fixture.hpp"
 
 using namespace pyro;
+using test::run_process;
 namespace fs = std::filesystem;
 
 TEST_CASE_METHOD(test::sandbox_fixture,
@@ -44,9 +45,20 @@ TEST_CASE_METHOD(test::sandbox_fixture,
                  "[e2e][sandbox][isolation]") {
   auto id = create();
   out(id, "echo upper > /rootfile && echo ws > /workspace/wsfile");
-  auto upper = workspace_dir(id) / "sandbox" / "upper";
-  CHECK(fs::exists(upper / "rootfile"));
-  CHECK(fs::exists(upper / "workspace" / "wsfile"));
+  auto layers = workspace_dir(id) / "sandbox";
+  if (fs::exists(layers / "disk.img")) {
+    // Root: the upper layer lives in the workspace's own disk image.
+    pyro_json({"workspace", "stop", id});
+    auto listed = run_process({"/sbin/debugfs", "-R", "ls -p /upper",
+                               (layers / "disk.img").string()});
+    CHECK_THAT(listed.out, Catch::Contains("/rootfile/"));
+    listed = run_process({"/sbin/debugfs", "-R", "ls -p /upper/workspace",
+                          (layers / "disk.img").string()});
+    CHECK_THAT(listed.out, Catch::Contains("/wsfile/"));
+  } else {
+    CHECK(fs::exists(layers / "upper" / "rootfile"));
+    CHECK(fs::exists(layers / "upper" / "workspace" / "wsfile"));
+  }
   CHECK_FALSE(fs::exists(cache.path() / "busybox" / "rootfs" / "rootfile"));
   CHECK_FALSE(
     fs::exists(cache.path() / "busybox" / "rootfs" / "workspace" / "wsfile"));

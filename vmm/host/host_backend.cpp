@@ -5,6 +5,7 @@
 #include "messages/sys/atomic_file.hpp"
 #include "vmm/agent_process.hpp"
 #include "vmm/child_process.hpp"
+#include "vmm/sandbox/cgroups.hpp"
 
 namespace pyro::vmm {
 
@@ -34,15 +35,23 @@ status host_backend::prepare(const sandbox_spec& spec) {
 
 result<agent_endpoint> host_backend::boot(const sandbox_spec& spec) {
   if (running(spec))
-    return agent_endpoint{socket_path(spec)};
+    return endpoint(spec);
   if (auto prepared = prepare(spec); !prepared)
     return prepared.err();
   std::error_code ec;
   fs::remove(socket_path(spec), ec);
-  auto pid = spawn_detached({spec.agent_binary.string(), "--listen",
-                             "unix:" + socket_path(spec).string(), "--root",
-                             guest_root(spec).string()},
-                            (spec.runtime_dir() / "agent.log").string());
+  std::vector<std::string> argv{spec.agent_binary.string(), "--listen",
+                                "unix:" + socket_path(spec).string(),
+                                "--root", guest_root(spec).string()};
+  // The agent and everything it starts live in the workspace's cgroup, so
+  // that stop and delete leave nothing behind (root only: elsewhere only
+  // process groups bound what a command leaves).
+  if (auto cgroup = command_cgroup(spec.workspace_id); !cgroup.empty()) {
+    argv.emplace_back("--cgroup");
+    argv.push_back(cgroup);
+  }
+  auto pid
+    = spawn_detached(argv, (spec.runtime_dir() / "agent.log").string());
   if (!pid)
     return pid.err();
   nlohmann::json record = process_identity_of(*pid);
@@ -60,11 +69,15 @@ result<agent_endpoint> host_backend::boot(const sandbox_spec& spec) {
                       ready.err().message
                         + (log ? "; agent log: " + *log : std::string{}));
   }
-  return agent_endpoint{socket_path(spec)};
+  return endpoint(spec);
 }
 
 status host_backend::stop(const sandbox_spec& spec) {
-  return stop_agent(spec);
+  auto stopped = stop_agent(spec);
+  // What its commands left (a `setsid` daemon) goes with the cgroup.
+  kill_cgroups(spec.workspace_id);
+  remove_cgroups(spec.workspace_id);
+  return stopped;
 }
 
 status host_backend::destroy(const sandbox_spec& spec) {

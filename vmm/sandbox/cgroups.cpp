@@ -7,6 +7,8 @@
 #include <sstream>
 #include <thread>
 
+#include <csignal>
+
 #include <unistd.h>
 
 namespace pyro::vmm {
@@ -118,7 +120,95 @@ void remove_when_empty(const fs::path& dir) {
   }
 }
 
+// Where a sandbox's cgroups may live: every hierarchy pyro uses.
+std::vector<fs::path> candidate_dirs(const std::string& id) {
+  std::vector<fs::path> out;
+  for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"})
+    out.push_back(fs::path{root} / "pyro" / id);
+  for (const char* controller : {"memory", "cpu", "pids"})
+    out.push_back(fs::path{"/sys/fs/cgroup"} / controller / "pyro" / id);
+  return out;
+}
+
+// A writable cgroup v2 mount, with or without controllers.
+fs::path v2_root() {
+  for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"})
+    if (fs::exists(fs::path{root} / "cgroup.subtree_control")
+        && ::access(root, W_OK) == 0)
+      return root;
+  return {};
+}
+
+std::vector<pid_t> members(const fs::path& dir) {
+  std::vector<pid_t> out;
+  std::ifstream in{dir / "cgroup.procs"};
+  for (pid_t pid; in >> pid;)
+    out.push_back(pid);
+  return out;
+}
+
+void kill_tree(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    return;
+  // cgroup.kill takes the whole subtree at once, forks racing it included.
+  if (write_value(dir / "cgroup.kill", "1"))
+    return;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_directory(ec))
+      kill_tree(e.path());
+  for (int round = 0; round < 100; ++round) {
+    auto pids = members(dir);
+    if (pids.empty())
+      return;
+    for (pid_t pid : pids)
+      ::kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});
+  }
+}
+
+void remove_tree(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    return;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_directory(ec))
+      remove_tree(e.path());
+  remove_when_empty(dir);
+}
+
 } // namespace
+
+std::string command_cgroup(const std::string& id) {
+  if (::geteuid() != 0)
+    return {};
+  auto root = v2_root();
+  if (root.empty())
+    root = "/sys/fs/cgroup/pids"; // v1 only: the agent kills by listing
+  auto dir = root / "pyro" / id;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  return ec ? std::string{} : dir.string();
+}
+
+std::string delegate_cgroup(const std::string& id, pid_t pid, uid_t uid,
+                            gid_t gid) {
+  fs::path dir = command_cgroup(id);
+  if (dir.empty() || !write_value(dir / "cgroup.procs", std::to_string(pid)))
+    return {};
+  for (const char* file : {"", "cgroup.procs", "cgroup.threads",
+                           "cgroup.subtree_control", "tasks"}) {
+    auto path = *file ? dir / file : dir;
+    if (::chown(path.c_str(), uid, gid) != 0 && errno != ENOENT)
+      return {};
+  }
+  return dir.string();
+}
+
+void kill_cgroups(const std::string& id) {
+  for (const auto& dir : candidate_dirs(id))
+    kill_tree(dir);
+}
 
 cgroup_limits apply_cgroup_limits(const std::string& id, pid_t pid,
                                   int vcpu_count, int mem_mib) {
@@ -131,15 +221,8 @@ cgroup_limits apply_cgroup_limits(const std::string& id, pid_t pid,
 }
 
 void remove_cgroups(const std::string& id) {
-  std::error_code ec;
-  std::vector<fs::path> candidates;
-  for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"})
-    candidates.push_back(fs::path{root} / "pyro" / id);
-  for (const char* controller : {"memory", "cpu", "pids"})
-    candidates.push_back(fs::path{"/sys/fs/cgroup"} / controller / "pyro" / id);
-  for (const auto& dir : candidates)
-    if (fs::is_directory(dir, ec))
-      remove_when_empty(dir);
+  for (const auto& dir : candidate_dirs(id))
+    remove_tree(dir);
 }
 
 } // namespace pyro::vmm

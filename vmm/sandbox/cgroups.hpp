@@ -24,7 +24,26 @@ struct cgroup_limits {
 cgroup_limits apply_cgroup_limits(const std::string& id, pid_t pid,
                                   int vcpu_count, int mem_mib);
 
-/// Removes the cgroup directories a sandbox used, once it has no processes.
+/// The cgroup in which the sandbox's agent makes a group per command, so
+/// that ending a command ends everything it started: pyro/<id> in the
+/// cgroup v2 hierarchy (the unified one beside v1 controllers), else in v1
+/// `pids`, with `pid` moved in and the directory handed to the sandbox's
+/// root (host ids `uid`/`gid`), which cannot reach it otherwise: no cgroup
+/// file system is mounted inside. Empty when the host offers none (pyro not
+/// root).
+std::string delegate_cgroup(const std::string& id, pid_t pid, uid_t uid,
+                            gid_t gid);
+
+/// pyro/<id> made in the hierarchy delegate_cgroup uses, for an agent that
+/// joins it itself (host-compat); empty when there is none.
+std::string command_cgroup(const std::string& id);
+
+/// Kills every process left in the sandbox's cgroups (cgroup.kill where the
+/// kernel has it), so that nothing of a sandbox outlives its stop.
+void kill_cgroups(const std::string& id);
+
+/// Removes the cgroup directories a sandbox used (its agent's per-command
+/// groups first), once they have no processes.
 void remove_cgroups(const std::string& id);
 
 } // namespace pyro::vmm

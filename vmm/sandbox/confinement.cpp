@@ -72,6 +72,11 @@ constexpr std::initializer_list<int> refused_syscalls = {
   SCMP_SYS(vhangup),
   SCMP_SYS(syslog),
   SCMP_SYS(uselib),
+  // A second system call interface with its own long record of kernel
+  // bugs; Docker's and gVisor's defaults refuse it too.
+  SCMP_SYS(io_uring_setup),
+  SCMP_SYS(io_uring_enter),
+  SCMP_SYS(io_uring_register),
 };
 
 constexpr std::initializer_list<unsigned long> namespace_flags = {

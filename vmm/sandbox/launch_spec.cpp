@@ -7,9 +7,8 @@ namespace pyro::vmm {
 nlohmann::json to_json(const launch_spec& s) {
   return nlohmann::json{{"workspace_id", s.workspace_id},
                         {"lower", s.lower.string()},
-                        {"upper", s.upper.string()},
-                        {"work", s.work.string()},
-                        {"mount_point", s.mount_point.string()},
+                        {"layers", s.layers.string()},
+                        {"disk_image", s.disk_image.string()},
                         {"socket_dir", s.socket_dir.string()},
                         {"agent_binary", s.agent_binary.string()},
                         {"pid_file", s.pid_file.string()},
@@ -28,9 +27,8 @@ result<launch_spec> launch_spec_from_json(const nlohmann::json& j) {
     launch_spec s;
     s.workspace_id = j.at("workspace_id").get<std::string>();
     s.lower = j.at("lower").get<std::string>();
-    s.upper = j.at("upper").get<std::string>();
-    s.work = j.at("work").get<std::string>();
-    s.mount_point = j.at("mount_point").get<std::string>();
+    s.layers = j.at("layers").get<std::string>();
+    s.disk_image = j.value("disk_image", std::string{});
     s.socket_dir = j.at("socket_dir").get<std::string>();
     s.agent_binary = j.at("agent_binary").get<std::string>();
     s.pid_file = j.at("pid_file").get<std::string>();

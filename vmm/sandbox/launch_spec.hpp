@@ -16,11 +16,18 @@ namespace pyro::vmm {
 struct launch_spec {
   std::string workspace_id;
   std::filesystem::path lower;        ///< environment rootfs (read-only)
-  std::filesystem::path upper;        ///< overlay upper layer (persistent)
-  std::filesystem::path work;         ///< overlay work dir
-  std::filesystem::path mount_point;  ///< where the merged root is built
-  std::filesystem::path socket_dir;   ///< host dir the agent's socket is in
-  std::filesystem::path agent_binary; ///< host path, bind-mounted read-only
+  /// Directory holding the overlay's upper/ and work/ (persistent)...
+  std::filesystem::path layers;
+  /// ...or, when set, an ext4 image holding them: its size is the
+  /// workspace's disk limit (root only: it is mounted through a loop
+  /// device).
+  std::filesystem::path disk_image;
+  /// Host directory of the agent's (and a parked sandbox's claim) socket.
+  /// The launcher binds them there and hands PID 1 the descriptors: the
+  /// sandbox never sees the directory, so it cannot replace what the host
+  /// connects to.
+  std::filesystem::path socket_dir;
+  std::filesystem::path agent_binary; ///< host path, executed by descriptor
   std::filesystem::path pid_file;
   std::filesystem::path log_file;
   int vcpu_count = 1;
@@ -42,9 +49,7 @@ struct launch_spec {
 nlohmann::json to_json(const launch_spec& spec);
 result<launch_spec> launch_spec_from_json(const nlohmann::json& j);
 
-/// Guest paths the launcher sets up and the backend connects through.
-inline constexpr const char* guest_agent_path = "/run/pyro-agent";
-inline constexpr const char* guest_socket_dir = "/run/pyro-host";
+/// Socket names in `socket_dir`.
 inline constexpr const char* agent_socket_name = "agent.sock";
 inline constexpr const char* park_socket_name = "park.sock";
 

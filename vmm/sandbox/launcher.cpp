@@ -2,24 +2,23 @@
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/close_range.h>
-#include <net/if.h>
 #include <nlohmann/json.hpp>
 #include <poll.h>
 #include <sched.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -29,220 +28,20 @@
 #include "vmm/process_identity.hpp"
 #include "vmm/sandbox/cgroups.hpp"
 #include "vmm/sandbox/confinement.hpp"
+#include "vmm/sandbox/id_map.hpp"
+#include "vmm/sandbox/layers.hpp"
+#include "vmm/sandbox/root_setup.hpp"
 #include "vmm/sandbox/slirp.hpp"
 
 namespace pyro::vmm {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 
 namespace {
 
-// Set-up steps run in the sandbox's PID 1 before exec; each returns an error
-// message or empty.
-using step_error = std::string;
-
-step_error errno_message(const std::string& what) {
+std::string errno_message(const std::string& what) {
   return what + ": " + std::strerror(errno);
-}
-
-step_error do_mount(const char* source, const fs::path& target,
-                    const char* type, unsigned long flags,
-                    const char* data = nullptr) {
-  if (::mount(source, target.c_str(), type, flags, data) != 0)
-    return errno_message(std::string{"mount "} + (type ? type : "bind") + " on "
-                         + target.string());
-  return {};
-}
-
-step_error make_dir(const fs::path& dir, mode_t mode = 0755) {
-  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
-    return errno_message("mkdir " + dir.string());
-  return {};
-}
-
-step_error bind_file(const fs::path& source, const fs::path& target,
-                     bool read_only) {
-  int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return errno_message("create " + target.string());
-  ::close(fd);
-  if (auto err = do_mount(source.c_str(), target, nullptr, MS_BIND);
-      !err.empty())
-    return err;
-  if (!read_only)
-    return {};
-  // In a user namespace the source mount's nodev/noexec/... are locked and
-  // a remount must keep them.
-  unsigned long kept = 0;
-  struct statvfs st {};
-  if (::statvfs(target.c_str(), &st) == 0) {
-    if (st.f_flag & ST_NODEV)
-      kept |= MS_NODEV;
-    if (st.f_flag & ST_NOEXEC)
-      kept |= MS_NOEXEC;
-    if (st.f_flag & ST_NOATIME)
-      kept |= MS_NOATIME;
-    if (st.f_flag & ST_NODIRATIME)
-      kept |= MS_NODIRATIME;
-    if (st.f_flag & ST_RELATIME)
-      kept |= MS_RELATIME;
-  }
-  return do_mount(nullptr, target, nullptr,
-                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | kept);
-}
-
-// Unprivileged: a user namespace in which the caller is root, so the rest
-// of the set-up runs as for root; nothing maps to any other host id.
-step_error enter_user_namespace() {
-  auto uid = ::getuid();
-  auto gid = ::getgid();
-  if (::unshare(CLONE_NEWUSER) != 0)
-    return errno_message("cannot create a user namespace");
-  auto write_file = [](const char* path, const std::string& text) {
-    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-    bool ok = fd >= 0
-              && ::write(fd, text.data(), text.size())
-                   == static_cast<ssize_t>(text.size());
-    if (fd >= 0)
-      ::close(fd);
-    return ok;
-  };
-  if (!write_file("/proc/self/setgroups", "deny")
-      || !write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1")
-      || !write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"))
-    return errno_message("cannot map ids into the user namespace");
-  return {};
-}
-
-step_error set_up_dev(const fs::path& root) {
-  auto dev = root / "dev";
-  if (auto err = make_dir(dev); !err.empty())
-    return err;
-  if (auto err = do_mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC,
-                          "mode=755,size=65536k");
-      !err.empty())
-    return err;
-  // Bind the host's harmless character devices: works without CAP_MKNOD.
-  for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"})
-    if (auto err = bind_file(fs::path{"/dev"} / name, dev / name, false);
-        !err.empty())
-      return err;
-  if (auto err = make_dir(dev / "pts"); !err.empty())
-    return err;
-  if (auto err
-      = do_mount("devpts", dev / "pts", "devpts", MS_NOSUID | MS_NOEXEC,
-                 "newinstance,ptmxmode=0666,mode=620");
-      !err.empty())
-    return err;
-  if (auto err = make_dir(dev / "shm", 01777); !err.empty())
-    return err;
-  if (auto err = do_mount("tmpfs", dev / "shm", "tmpfs", MS_NOSUID | MS_NODEV,
-                          "mode=1777");
-      !err.empty())
-    return err;
-  const std::pair<const char*, const char*> links[] = {
-    {"pts/ptmx", "ptmx"},          {"/proc/self/fd", "fd"},
-    {"/proc/self/fd/0", "stdin"},  {"/proc/self/fd/1", "stdout"},
-    {"/proc/self/fd/2", "stderr"},
-  };
-  for (const auto& [target, name] : links)
-    if (::symlink(target, (dev / name).c_str()) != 0)
-      return errno_message(std::string{"symlink /dev/"} + name);
-  return {};
-}
-
-step_error bring_up_loopback() {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return errno_message("socket for lo");
-  ifreq req{};
-  std::strncpy(req.ifr_name, "lo", IFNAMSIZ - 1);
-  step_error err;
-  if (::ioctl(fd, SIOCGIFFLAGS, &req) != 0) {
-    err = errno_message("SIOCGIFFLAGS lo");
-  } else {
-    req.ifr_flags |= IFF_UP | IFF_RUNNING;
-    if (::ioctl(fd, SIOCSIFFLAGS, &req) != 0)
-      err = errno_message("SIOCSIFFLAGS lo");
-  }
-  ::close(fd);
-  return err;
-}
-
-step_error build_root(const launch_spec& spec) {
-  const auto& root = spec.mount_point;
-  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET
-                | CLONE_NEWCGROUP)
-      != 0)
-    return errno_message("cannot create the sandbox namespaces");
-  if (auto err = do_mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE);
-      !err.empty())
-    return err;
-  std::string overlay = "lowerdir=" + spec.lower.string()
-                        + ",upperdir=" + spec.upper.string()
-                        + ",workdir=" + spec.work.string();
-  if (auto err = do_mount("overlay", root, "overlay", 0, overlay.c_str());
-      !err.empty())
-    return err;
-  for (const char* dir : {"proc", "sys", "run", "tmp", "workspace"})
-    if (auto err = make_dir(root / dir); !err.empty())
-      return err;
-  ::chmod((root / "tmp").c_str(), 01777);
-  if (auto err = do_mount("proc", root / "proc", "proc",
-                          MS_NOSUID | MS_NODEV | MS_NOEXEC);
-      !err.empty())
-    return err;
-  // sysfs is informational only; a host that refuses it still gets a
-  // working sandbox.
-  do_mount("sysfs", root / "sys", "sysfs",
-           MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
-  if (auto err = set_up_dev(root); !err.empty())
-    return err;
-  auto run = root / "run";
-  if (auto err
-      = do_mount("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755");
-      !err.empty())
-    return err;
-  auto host_dir = run / fs::path{guest_socket_dir}.filename();
-  if (auto err = make_dir(host_dir); !err.empty())
-    return err;
-  if (auto err = do_mount(spec.socket_dir.c_str(), host_dir, nullptr, MS_BIND);
-      !err.empty())
-    return err;
-  if (auto err = bind_file(spec.agent_binary,
-                           run / fs::path{guest_agent_path}.filename(), true);
-      !err.empty())
-    return err;
-  if (!spec.park
-      && ::sethostname(spec.workspace_id.data(), spec.workspace_id.size()) != 0)
-    return errno_message("sethostname");
-  if (spec.network_policy != "off") {
-    // slirp4netns answers DNS on 10.0.2.3. Unlinked first: a symlink in
-    // the image must not be followed out of the root before pivot_root.
-    auto resolv = root / "etc" / "resolv.conf";
-    ::mkdir((root / "etc").c_str(), 0755);
-    ::unlink(resolv.c_str());
-    int fd = ::open(resolv.c_str(),
-                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-      return errno_message("create /etc/resolv.conf");
-    static constexpr char line[] = "nameserver 10.0.2.3\n";
-    [[maybe_unused]] auto n = ::write(fd, line, sizeof(line) - 1);
-    ::close(fd);
-  }
-  if (auto err = bring_up_loopback(); !err.empty())
-    return err;
-  // pivot_root(".", ".") stacks the old root under the new one; detaching
-  // it leaves nothing of the host visible.
-  if (::chdir(root.c_str()) != 0)
-    return errno_message("chdir " + root.string());
-  if (::syscall(SYS_pivot_root, ".", ".") != 0)
-    return errno_message("pivot_root");
-  if (::umount2(".", MNT_DETACH) != 0)
-    return errno_message("detach the old root");
-  if (::chdir("/") != 0)
-    return errno_message("chdir /");
-  return {};
 }
 
 [[noreturn]] void fail_setup(int report, const std::string& message) {
@@ -251,20 +50,96 @@ step_error build_root(const launch_spec& spec) {
   ::_exit(1);
 }
 
-// A listening Unix socket at a path of the bind-mounted socket dir.
-int listen_at(const std::string& path) {
+// Descriptors the launcher prepares on the host and PID 1 inherits: the
+// sandbox reaches nothing of the host by path.
+struct inherited {
+  int agent_socket = -1; ///< bound in the host's socket dir, not listening
+  int park_socket = -1;  ///< ditto, for a parked sandbox's claim
+  int agent_binary = -1; ///< executed by descriptor
+  int cgroup = -1;       ///< the delegated cgroup, or -1
+  int owner = -1;        ///< pidfd of the pool's keeper, or -1
+  int layers_channel = -1; ///< where the taken layers arrive (root only)
+};
+
+// One step of the launcher/PID 1 handshake: a byte on a pipe.
+void signal_step(int fd) {
+  [[maybe_unused]] auto n = ::write(fd, "x", 1);
+}
+
+bool await_step(int fd) {
+  char c;
+  for (;;) {
+    auto n = ::read(fd, &c, 1);
+    if (n == 1)
+      return true;
+    if (n < 0 && errno == EINTR)
+      continue;
+    return false;
+  }
+}
+
+// A Unix socket bound at `path` but not listening: PID 1 listens on it
+// from inside, so that the peer credentials a host process reads on each
+// connection name the sandbox's PID 1.
+int bind_socket(const fs::path& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path))
+  auto text = path.string();
+  if (text.size() >= sizeof(addr.sun_path)) {
+    errno = ENAMETOOLONG;
     return -1;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  }
+  std::memcpy(addr.sun_path, text.c_str(), text.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ::unlink(path.c_str());
-  if (fd < 0
-      || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
-      || ::chmod(path.c_str(), 0600) != 0 || ::listen(fd, 512) != 0)
+  ::unlink(text.c_str());
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+      || ::chmod(text.c_str(), 0600) != 0) {
+    if (fd >= 0)
+      ::close(fd);
     return -1;
+  }
   return fd;
+}
+
+// SCM_RIGHTS: the taken layers go from the root-run helper to PID 1.
+bool send_layers(int channel, const taken_layers& taken) {
+  int fds[2] = {taken.lower, taken.layers};
+  char byte = 'l';
+  iovec io{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(fds))]{};
+  msghdr msg{};
+  msg.msg_iov = &io;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  auto* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(fds));
+  std::memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+  return ::sendmsg(channel, &msg, 0) == 1;
+}
+
+bool receive_layers(int channel, taken_layers& taken) {
+  char byte = 0;
+  iovec io{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))]{};
+  msghdr msg{};
+  msg.msg_iov = &io;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  if (::recvmsg(channel, &msg, MSG_CMSG_CLOEXEC) != 1)
+    return false;
+  auto* cm = CMSG_FIRSTHDR(&msg);
+  if (cm == nullptr || cm->cmsg_type != SCM_RIGHTS
+      || cm->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+    return false;
+  int fds[2];
+  std::memcpy(fds, CMSG_DATA(cm), sizeof(fds));
+  taken.lower = fds[0];
+  taken.layers = fds[1];
+  return true;
 }
 
 // Hostnames pyro gives are workspace ids; anything else is refused.
@@ -278,19 +153,27 @@ bool valid_hostname(const std::string& name) {
 }
 
 // Execs the agent on the listening socket `fd`; returns only if it cannot.
-void exec_agent(int fd, bool once) {
+void exec_agent(const inherited& from, int fd, bool once) {
   ::fcntl(fd, F_SETFD, 0);
   auto listen = "fd:" + std::to_string(fd);
   std::vector<const char*> argv
-    = {guest_agent_path, "--listen", listen.c_str(), "--sandbox"};
+    = {"/run/pyro-agent", "--listen", listen.c_str(), "--sandbox"};
+  std::string cgroup;
+  if (from.cgroup >= 0) {
+    ::fcntl(from.cgroup, F_SETFD, 0);
+    cgroup = "fd:" + std::to_string(from.cgroup);
+    argv.push_back("--cgroup");
+    argv.push_back(cgroup.c_str());
+  }
   if (once)
     argv.push_back("--once");
   argv.push_back(nullptr);
   const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
                         "/usr/bin:/sbin:/bin",
                         "HOME=/root", "TERM=xterm-256color", nullptr};
-  ::execve(guest_agent_path, const_cast<char* const*>(argv.data()),
-           const_cast<char* const*>(envp));
+  ::syscall(SYS_execveat, from.agent_binary, "",
+            const_cast<char* const*>(argv.data()),
+            const_cast<char* const*>(envp), AT_EMPTY_PATH);
 }
 
 // The parked state of a pooled sandbox's PID 1: everything is built and
@@ -302,20 +185,14 @@ void exec_agent(int fd, bool once) {
 // is ready by closing `report`, then waits for one claim naming the
 // workspace and returns that connection, which carries any later set-up
 // error back to the claimer.
-int park(int report, int owner, std::string& hostname, int& agent) {
-  std::string dir = guest_socket_dir;
-  agent = listen_at(dir + "/" + agent_socket_name);
-  if (agent < 0)
-    fail_setup(report, errno_message("listen on the agent socket"));
-  auto park_path = dir + "/" + park_socket_name;
-  int claims = listen_at(park_path);
-  if (claims < 0)
+int park(int report, const inherited& from, std::string& hostname) {
+  if (::listen(from.park_socket, 16) != 0)
     fail_setup(report, errno_message("listen on the park socket"));
   pid_t first = ::fork();
   if (first < 0)
     fail_setup(report, errno_message("fork the baseline agent"));
   if (first == 0) {
-    exec_agent(agent, true);
+    exec_agent(from, from.agent_socket, true);
     ::_exit(127);
   }
   // PID 1 ignores signals it has no handler for; draining the pool sends
@@ -326,13 +203,14 @@ int park(int report, int owner, std::string& hostname, int& agent) {
   };
   ::sigaction(SIGTERM, &quit, nullptr);
   ::close(report);
+  int owner = from.owner;
   for (;;) {
-    pollfd waits[2] = {{claims, POLLIN, 0}, {owner, POLLIN, 0}};
+    pollfd waits[2] = {{from.park_socket, POLLIN, 0}, {owner, POLLIN, 0}};
     if (::poll(waits, owner >= 0 ? 2 : 1, -1) < 0)
       continue;
     if (waits[1].revents != 0)
       ::_exit(0); // the pool's keeper is gone: nobody will drain us
-    int conn = ::accept4(claims, nullptr, nullptr, SOCK_CLOEXEC);
+    int conn = ::accept4(from.park_socket, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn < 0)
       continue;
     timeval patience{2, 0}; // a connection that never speaks is dropped
@@ -354,48 +232,134 @@ int park(int report, int owner, std::string& hostname, int& agent) {
     // Its one connection is long over: the slot was offered after it.
     ::kill(first, SIGKILL);
     ::waitpid(first, nullptr, 0);
-    ::close(claims);
-    ::unlink(park_path.c_str());
+    ::close(from.park_socket);
     quit.sa_handler = SIG_DFL;
     ::sigaction(SIGTERM, &quit, nullptr);
     return conn;
   }
 }
 
-// PID 1 of the sandbox: build everything, then become the agent. Errors go
-// back to the launcher through `report` (closed by exec on success).
-[[noreturn]] void sandbox_init(const launch_spec& spec, int report,
-                               int slirp_exit, int owner) {
+// The channels between the launcher and PID 1 during set-up.
+struct handshake {
+  int report[2] = {-1, -1}; ///< PID 1 -> launcher: error text, EOF = done
+  int to_child[2] = {-1, -1}; ///< launcher -> PID 1: steps
+  int to_parent[2] = {-1, -1}; ///< PID 1 -> launcher: steps
+};
+
+// PID 1 of the sandbox, root of its user namespace: build everything, then
+// become the agent. Errors go back to the launcher through `report`
+// (closed by exec on success).
+[[noreturn]] void sandbox_init(const launch_spec& spec, const id_map& map,
+                               handshake& hs, inherited from, int slirp_exit) {
+  int report = hs.report[1];
   auto fail = [&report](const std::string& message) {
     fail_setup(report, message);
   };
+  // Nothing in the sandbox may ever ptrace or read the memory of PID 1.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (!await_step(hs.to_child[0]))
+    ::_exit(1); // the launcher is gone
+  // Root of the new user namespace: ids 0 inside, the map's outside.
+  if (map.shifted()
+      && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0
+          || ::setgroups(0, nullptr) != 0))
+    fail(errno_message("cannot become root of the sandbox's user namespace"));
+  if (::chdir("/") != 0)
+    fail(errno_message("chdir /"));
+  if (auto err = enter_namespaces(); !err.empty())
+    fail(err);
+  taken_layers taken;
+  if (map.shifted()) {
+    signal_step(hs.to_parent[1]); // the launcher's helper takes them now
+    if (!receive_layers(from.layers_channel, taken))
+      fail("the sandbox's layers did not arrive");
+  } else if (auto err = take_layers(spec, taken); !err.empty()) {
+    fail(err);
+  }
+  if (auto err = stage(); !err.empty())
+    fail(err);
+  if (auto err = attach_layers(taken); !err.empty())
+    fail(err);
+  ::close(taken.lower);
+  ::close(taken.layers);
   if (auto err = build_root(spec); !err.empty())
     fail(err);
-  int agent_fd = -1;
+  if (::listen(from.agent_socket, 512) != 0)
+    fail(errno_message("listen on the agent socket"));
   if (spec.park) {
     std::string hostname;
-    report = park(report, owner, hostname, agent_fd);
+    report = park(report, from, hostname);
     if (::sethostname(hostname.data(), hostname.size()) != 0)
       fail(errno_message("sethostname"));
-  } else {
-    agent_fd
-      = listen_at(std::string{guest_socket_dir} + "/" + agent_socket_name);
-    if (agent_fd < 0)
-      fail(errno_message("listen on the agent socket"));
   }
   if (auto err = drop_capabilities(); !err.empty())
     fail(err);
   if (auto err = install_seccomp_filter(); !err.empty())
     fail(err);
   // Nothing of the launcher's may leak into the sandbox but stdio and the
-  // report pipe, which exec closes.
+  // report pipe, which exec closes...
   ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   // ...and the pipe whose closing, when the sandbox's last process is gone,
   // ends its slirp4netns.
   if (slirp_exit >= 0)
     ::fcntl(slirp_exit, F_SETFD, 0);
-  exec_agent(agent_fd, false);
-  fail_setup(report, errno_message(std::string{"exec "} + guest_agent_path));
+  exec_agent(from, from.agent_socket, false);
+  fail_setup(report, errno_message("exec the agent"));
+}
+
+// Waits for a previous sandbox of this workspace to let go of its disk:
+// its mounts are released shortly after its last process ends.
+std::string wait_for_disk(const launch_spec& spec) {
+  if (spec.disk_image.empty())
+    return {};
+  auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (disk_image_in_use(spec.disk_image.string())) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return "the disk of workspace '" + spec.workspace_id
+             + "' is still in use by an earlier sandbox of it; stop that "
+               "one first";
+    std::this_thread::sleep_for(5ms);
+  }
+  return {};
+}
+
+// Root's part of the set-up, from a child of the launcher: takes the
+// layers as idmapped mounts in the sandbox's mount namespace and sends
+// them to PID 1.
+std::string supply_layers(const launch_spec& spec, pid_t sandbox, int channel) {
+  auto ns = "/proc/" + std::to_string(sandbox) + "/ns/user";
+  int userns = ::open(ns.c_str(), O_RDONLY | O_CLOEXEC);
+  if (userns < 0)
+    return errno_message("cannot open the sandbox's user namespace");
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0)
+    return errno_message("pipe2");
+  pid_t helper = ::fork();
+  if (helper == 0) {
+    ::close(out[0]);
+    taken_layers taken;
+    auto err = take_layers_idmapped(spec, sandbox, userns, taken);
+    if (err.empty() && !send_layers(channel, taken))
+      err = errno_message("cannot hand the layers to the sandbox");
+    [[maybe_unused]] auto n = ::write(out[1], err.data(), err.size());
+    ::_exit(err.empty() ? 0 : 1);
+  }
+  ::close(out[1]);
+  ::close(userns);
+  std::string message;
+  char buf[512];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof(buf))) > 0;)
+    message.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  if (helper < 0)
+    return errno_message("fork");
+  ::waitpid(helper, nullptr, 0);
+  return message;
+}
+
+int refuse(const std::string& message) {
+  std::fprintf(stderr, "%s\n", message.c_str());
+  return 1;
 }
 
 } // namespace
@@ -404,59 +368,73 @@ int launch_sandbox(const launch_spec& spec) {
   // A session of its own: the sandbox must not die with the terminal or
   // the process group of the pyro command that started it.
   ::setsid();
-  // slirp4netns starts from here, before the pid namespace and the cgroup:
-  // it must stay invisible to the sandbox and outside its limits.
+  auto map = sandbox_id_map();
+  if (!map)
+    return refuse(map.err().message);
+  if (auto err = wait_for_disk(spec); !err.empty())
+    return refuse(err);
+  // slirp4netns starts from here, before the sandbox and its cgroup: it
+  // must stay invisible to the sandbox and outside its limits.
   std::optional<slirp_link> slirp;
   if (spec.network_policy != "off") {
     auto forked
       = fork_slirp(spec.slirp_binary, spec.slirp_socket, spec.log_file);
-    if (!forked) {
-      std::fprintf(stderr, "%s\n", forked.err().message.c_str());
-      return 1;
-    }
+    if (!forked)
+      return refuse(forked.err().message);
     slirp = *forked;
   }
+  // The launcher joins the cgroups first, so that PID 1 is born in them.
   auto limits = apply_cgroup_limits(spec.workspace_id, ::getpid(),
                                     spec.vcpu_count, spec.mem_mib);
-  if (::geteuid() != 0) {
-    if (auto err = enter_user_namespace(); !err.empty()) {
-      std::fprintf(stderr, "%s\n", err.c_str());
-      return 1;
-    }
+  auto cgroup = delegate_cgroup(spec.workspace_id, ::getpid(), map->host_uid,
+                                map->host_gid);
+  inherited from;
+  if (!cgroup.empty())
+    from.cgroup = ::open(cgroup.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  from.agent_socket = bind_socket(spec.socket_dir / agent_socket_name);
+  if (from.agent_socket < 0)
+    return refuse(errno_message("cannot bind the agent socket in "
+                                + spec.socket_dir.string()));
+  if (spec.park) {
+    from.park_socket = bind_socket(spec.socket_dir / park_socket_name);
+    if (from.park_socket < 0)
+      return refuse(errno_message("cannot bind the park socket"));
   }
-  // Opened while the owner is surely alive (it waits for us); it stays
-  // valid across the namespaces below.
-  int owner = -1;
+  from.agent_binary
+    = ::open(spec.agent_binary.c_str(), O_RDONLY | O_CLOEXEC);
+  if (from.agent_binary < 0)
+    return refuse(errno_message("cannot open the agent "
+                                + spec.agent_binary.string()));
+  // Opened while the owner is surely alive (it waits for us).
   if (spec.park && spec.owner_pid > 0) {
-    owner = static_cast<int>(::syscall(SYS_pidfd_open, spec.owner_pid, 0));
-    if (owner < 0) {
-      std::fprintf(stderr, "cannot watch the pool's keeper (pid %d): %s\n",
-                   spec.owner_pid, std::strerror(errno));
-      return 1;
-    }
-    ::fcntl(owner, F_SETFD, FD_CLOEXEC);
+    from.owner = static_cast<int>(::syscall(SYS_pidfd_open, spec.owner_pid, 0));
+    if (from.owner < 0)
+      return refuse(errno_message("cannot watch the pool's keeper (pid "
+                                  + std::to_string(spec.owner_pid) + ")"));
+    ::fcntl(from.owner, F_SETFD, FD_CLOEXEC);
   }
-  // Only the pid namespace here: it applies to the child. The child makes
-  // the rest itself, so that its pivot_root never changes our own root.
-  if (::unshare(CLONE_NEWPID) != 0) {
-    std::fprintf(stderr, "cannot create the sandbox namespaces: %s\n",
-                 std::strerror(errno));
-    return 1;
-  }
-  int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) {
-    std::perror("pipe2");
-    return 1;
-  }
+  handshake hs;
+  int channel[2] = {-1, -1};
+  if (::pipe2(hs.report, O_CLOEXEC) != 0 || ::pipe2(hs.to_child, O_CLOEXEC) != 0
+      || ::pipe2(hs.to_parent, O_CLOEXEC) != 0
+      || ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0)
+    return refuse(errno_message("pipe2"));
+  from.layers_channel = channel[1];
   int log = ::open(spec.log_file.c_str(),
                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  pid_t child = ::fork();
-  if (child < 0) {
-    std::perror("fork");
-    return 1;
-  }
+  // The user namespace first, and the pid namespace owned by it: PID 1 is
+  // born root of both, and every namespace it makes belongs to it.
+  pid_t child = static_cast<pid_t>(
+    ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, nullptr,
+              nullptr, nullptr, nullptr));
+  if (child < 0)
+    return refuse(errno_message("cannot create the sandbox's user and pid "
+                                "namespaces"));
   if (child == 0) {
-    ::close(report[0]);
+    ::close(hs.report[0]);
+    ::close(hs.to_child[1]);
+    ::close(hs.to_parent[0]);
+    ::close(channel[0]);
     int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     ::dup2(null, 0);
     if (log >= 0) {
@@ -467,14 +445,31 @@ int launch_sandbox(const launch_spec& spec) {
       ::close(slirp->pid_write);
       ::close(slirp->ready_read);
     }
-    sandbox_init(spec, report[1], slirp ? slirp->exit_write : -1, owner);
+    sandbox_init(spec, *map, hs, from, slirp ? slirp->exit_write : -1);
   }
-  ::close(report[1]);
+  ::close(hs.report[1]);
+  ::close(hs.to_child[0]);
+  ::close(hs.to_parent[1]);
+  ::close(channel[1]);
   if (slirp)
     ::close(slirp->exit_write); // the sandbox holds the only copy now
+  auto abandon = [&](const std::string& message) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    return refuse("sandbox set-up failed: " + message);
+  };
+  if (auto err = write_id_map(child, *map); !err.empty())
+    return abandon(err);
+  signal_step(hs.to_child[1]);
+  if (map->shifted()) {
+    if (!await_step(hs.to_parent[0]))
+      return abandon("PID 1 ended before its layers were taken");
+    if (auto err = supply_layers(spec, child, channel[0]); !err.empty())
+      return abandon(err);
+  }
   std::string message;
   char buf[512];
-  for (ssize_t n; (n = ::read(report[0], buf, sizeof(buf))) != 0;) {
+  for (ssize_t n; (n = ::read(hs.report[0], buf, sizeof(buf))) != 0;) {
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
@@ -489,8 +484,7 @@ int launch_sandbox(const launch_spec& spec) {
   if (slirp) {
     if (auto up = start_slirp(*slirp, child); !up) {
       ::kill(child, SIGKILL);
-      std::fprintf(stderr, "%s\n", up.err().message.c_str());
-      return 1;
+      return refuse(up.err().message);
     }
   }
   nlohmann::json record = process_identity_of(child);
@@ -498,15 +492,19 @@ int launch_sandbox(const launch_spec& spec) {
     record["slirp_pid"] = slirp->pid;
   // A pooled sandbox keeps the cgroup named after its pool slot.
   record["cgroup"] = spec.workspace_id;
+  record["ids"] = {{"uid", map->host_uid},
+                   {"gid", map->host_gid},
+                   {"count", map->count}};
   record["limits"] = {{"cpu", limits.cpu},
                       {"memory", limits.memory},
                       {"pids", limits.pids},
+                      {"disk", !spec.disk_image.empty()},
+                      {"command_groups", !cgroup.empty()},
                       {"note", limits.note}};
   if (auto written = sys::write_file_atomic(spec.pid_file, record.dump());
       !written) {
-    std::fprintf(stderr, "%s\n", written.err().message.c_str());
     ::kill(child, SIGKILL);
-    return 1;
+    return refuse(written.err().message);
   }
   return 0;
 }

@@ -45,7 +45,8 @@ bool same(const process_identity& a, const process_identity& b) {
 // gone first (or the agent cannot be asked at all).
 bool wait_for_end(const fs::path& runtime_dir, const std::string& service,
                   const process_identity& sandbox) {
-  wire::agent_client agent{(runtime_dir / "sock" / "agent.sock").string()};
+  wire::agent_client agent{(runtime_dir / "sock" / "agent.sock").string(),
+                           std::chrono::seconds{5}, 0, sandbox.pid};
   json args{{"name", service}, {"timeout_seconds", wait_seconds}};
   while (alive(sandbox)) {
     auto reply = agent.call("service_wait", args, nullptr, nullptr,

@@ -10,6 +10,7 @@
 #include "vmm/sandbox/cgroups.hpp"
 #include "vmm/sandbox/launch_spec.hpp"
 #include "vmm/sandbox/slirp.hpp"
+#include "vmm/sandbox/workspace_disk.hpp"
 
 namespace pyro::vmm {
 
@@ -45,25 +46,40 @@ backend_capabilities sandbox_backend::capabilities() const {
 
 status sandbox_backend::prepare(const sandbox_spec& spec) {
   std::error_code ec;
-  for (const auto& dir :
-       {layer_dir(spec) / "upper", layer_dir(spec) / "work",
-        spec.runtime_dir() / "root", spec.runtime_dir() / "sock"}) {
+  for (const auto& dir : {layer_dir(spec), spec.runtime_dir() / "sock"}) {
     fs::create_directories(dir, ec);
     if (ec)
       return make_error(error_code::internal,
                         "cannot create " + dir.string() + ": " + ec.message());
   }
   fs::permissions(spec.runtime_dir(), fs::perms::owner_all, ec);
+  // A workspace keeps the kind of layers it was born with: one made before
+  // disk limits, or by a user who cannot mount, goes on with directories.
+  auto image = disk_image_path(layer_dir(spec));
+  if (fs::exists(image, ec) || fs::exists(layer_dir(spec) / "upper", ec))
+    return {};
+  if (spec.disk_mib > 0 && disk_limits_enforceable())
+    return make_disk_image(image, spec.disk_mib);
+  for (const auto& dir : {layer_dir(spec) / "upper", layer_dir(spec) / "work"}) {
+    fs::create_directories(dir, ec);
+    if (ec)
+      return make_error(error_code::internal,
+                        "cannot create " + dir.string() + ": " + ec.message());
+  }
   return {};
 }
 
+bool sandbox_backend::disk_limited(const sandbox_spec& spec) const {
+  std::error_code ec;
+  return fs::exists(disk_image_path(layer_dir(spec)), ec);
+}
+
 result<agent_endpoint> sandbox_backend::boot(const sandbox_spec& spec) {
-  if (running(spec))
-    return agent_endpoint{socket_path(spec)};
   // PID 1 listens on the agent socket before the launcher returns.
-  if (auto launched = launch(spec, false); !launched)
-    return launched.err();
-  return agent_endpoint{socket_path(spec)};
+  if (!running(spec))
+    if (auto launched = launch(spec, false); !launched)
+      return launched.err();
+  return endpoint(spec);
 }
 
 status claim_ticket::wait(std::chrono::milliseconds timeout) const {
@@ -83,7 +99,7 @@ result<agent_endpoint> sandbox_backend::park(const sandbox_spec& slot) {
                       "only sandboxes with network policy off are pooled");
   if (auto launched = launch(slot, true); !launched)
     return launched.err();
-  return agent_endpoint{socket_path(slot)};
+  return endpoint(slot);
 }
 
 result<claim_ticket> sandbox_backend::claim(const sandbox_spec& spec) {
@@ -93,8 +109,10 @@ result<claim_ticket> sandbox_backend::claim(const sandbox_spec& spec) {
   auto sent = send_line(park_socket, spec.workspace_id + "\n");
   if (!sent)
     return sent.err();
-  return claim_ticket{agent_endpoint{socket_path(spec)}, spec.workspace_id,
-                      std::move(*sent)};
+  auto agent = endpoint(spec);
+  if (!agent)
+    return agent.err();
+  return claim_ticket{*agent, spec.workspace_id, std::move(*sent)};
 }
 
 status sandbox_backend::launch(const sandbox_spec& spec, bool park) {
@@ -109,9 +127,9 @@ status sandbox_backend::launch(const sandbox_spec& spec, bool park) {
   launch_spec launch;
   launch.workspace_id = spec.workspace_id;
   launch.lower = spec.rootfs;
-  launch.upper = layer_dir(spec) / "upper";
-  launch.work = layer_dir(spec) / "work";
-  launch.mount_point = spec.runtime_dir() / "root";
+  launch.layers = layer_dir(spec);
+  if (auto image = disk_image_path(layer_dir(spec)); fs::exists(image, ec))
+    launch.disk_image = image;
   launch.socket_dir = spec.runtime_dir() / "sock";
   launch.agent_binary = spec.agent_binary;
   launch.pid_file = pid_file(spec);
@@ -166,10 +184,12 @@ status sandbox_backend::stop(const sandbox_spec& spec) {
   // Read before stop_agent removes the pid file: a sandbox that came from
   // the pool has its slot's cgroup.
   auto cgroup = recorded_cgroup(spec);
-  if (auto stopped = stop_agent(spec); !stopped)
-    return stopped;
+  auto stopped = stop_agent(spec);
+  // Whatever escaped PID 1's end (a process of a sandbox whose PID 1 was
+  // killed half-way through set-up) goes with its cgroup.
+  kill_cgroups(cgroup);
   remove_cgroups(cgroup);
-  return {};
+  return stopped;
 }
 
 status sandbox_backend::destroy(const sandbox_spec& spec) {

@@ -32,6 +32,7 @@ public:
 
   [[nodiscard]] backend_capabilities capabilities() const override;
   status prepare(const sandbox_spec& spec) override;
+  [[nodiscard]] bool disk_limited(const sandbox_spec& spec) const override;
   result<agent_endpoint> boot(const sandbox_spec& spec) override;
   status stop(const sandbox_spec& spec) override;
   status destroy(const sandbox_spec& spec) override;
