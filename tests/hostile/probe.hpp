@@ -35,8 +35,8 @@ struct call_result {
 [[nodiscard]] std::string errno_name(int err);
 
 /// Prints one case as a JSON line on stdout.
-void report(const std::string& category, const std::string& name,
-            bool refused, const std::string& detail);
+void report(const std::string& category, const std::string& name, bool refused,
+            const std::string& detail);
 
 /// Reports a call that is reachable exactly when it succeeded.
 void report_call(const std::string& category, const std::string& name,
@@ -54,8 +54,8 @@ void report_gate(const std::string& category, const std::string& name,
 
 /// Opens `path` for writing and closes it again without writing: used
 /// where any write would act, as opening passes the same permission check.
-void report_open_for_write(const std::string& category,
-                           const std::string& name, const std::string& path);
+void report_open_for_write(const std::string& category, const std::string& name,
+                           const std::string& path);
 
 /// Reads the value of `path` and writes the same bytes back.
 void report_write_back(const std::string& category, const std::string& name,

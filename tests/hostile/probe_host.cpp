@@ -74,7 +74,8 @@ bool mentions(const std::string& text, const std::string& needle) {
   for (size_t at = text.find(needle); at != std::string::npos;
        at = text.find(needle, at + 1)) {
     size_t end = at + needle.size();
-    if (end == text.size() || std::string{"/ \n,:="}.find(text[end]) != std::string::npos)
+    if (end == text.size()
+        || std::string{"/ \n,:="}.find(text[end]) != std::string::npos)
       return true;
   }
   return false;
@@ -136,7 +137,8 @@ call_result connect_to(const std::string& name, bool abstract) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   size_t len = std::min(name.size(), sizeof addr.sun_path - 1);
-  std::copy(name.begin(), name.begin() + len, addr.sun_path + (abstract ? 1 : 0));
+  std::copy(name.begin(), name.begin() + len,
+            addr.sun_path + (abstract ? 1 : 0));
   auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len
                                      + (abstract ? 1 : 0));
   auto r = returned(::connect(fd, reinterpret_cast<sockaddr*>(&addr), size));
@@ -164,7 +166,7 @@ void probe_host_paths(const std::vector<std::string>& host_paths) {
 void probe_agent_socket() {
   constexpr const char* category = "agent_socket";
   std::string text;
-  (void) read_file("/proc/self/mountinfo", text);
+  (void)read_file("/proc/self/mountinfo", text);
   auto all = mounts(text);
 
   const std::string host_dir = "/run/pyro-host";
@@ -178,9 +180,11 @@ void probe_agent_socket() {
   std::set<std::string> socket_dirs;
   for (const auto& m : all) {
     struct stat st;
-    bool has_agent_sock = ::lstat((m.mount_point + "/agent.sock").c_str(), &st) == 0;
-    bool looks_like_sock_dir = m.root.size() >= 5
-                               && m.root.compare(m.root.size() - 5, 5, "/sock") == 0;
+    bool has_agent_sock
+      = ::lstat((m.mount_point + "/agent.sock").c_str(), &st) == 0;
+    bool looks_like_sock_dir
+      = m.root.size() >= 5
+        && m.root.compare(m.root.size() - 5, 5, "/sock") == 0;
     if (m.root != "/" && (has_agent_sock || looks_like_sock_dir))
       socket_dirs.insert(m.mount_point);
   }
@@ -216,12 +220,13 @@ void probe_agent_socket() {
   }
   if (host_sockets == 0)
     report(category, "no host socket bind-mounted", true,
-           std::to_string(sockets.size()) + " sockets found, none on a bind mount");
+           std::to_string(sockets.size())
+             + " sockets found, none on a bind mount");
 
   // Abstract sockets live in the network namespace: any listed here that
   // accepts a connection is shared with whatever created it.
   std::string unix_table;
-  (void) read_file("/proc/net/unix", unix_table);
+  (void)read_file("/proc/net/unix", unix_table);
   std::istringstream rows{unix_table};
   int abstract = 0;
   for (std::string row; std::getline(rows, row);) {

@@ -96,15 +96,15 @@ void probe_mount() {
   // clears the mark.
   r = returned(::umount2("/proc", MNT_EXPIRE));
   struct stat st;
-  (void) ::stat("/proc/self/stat", &st);
+  (void)::stat("/proc/self/stat", &st);
   report_gate(category, "umount /proc", r, {EAGAIN, EBUSY});
   // Not a mount point: EINVAL once past the check.
-  report_gate(category, "pivot_root",
-              returned(::syscall(SYS_pivot_root, dir.path.c_str(),
-                                 dir.path.c_str())),
-              {EINVAL, EBUSY});
-  r = returned(::syscall(SYS_open_tree, AT_FDCWD, a.c_str(),
-                         open_tree_clone | O_CLOEXEC));
+  report_gate(
+    category, "pivot_root",
+    returned(::syscall(SYS_pivot_root, dir.path.c_str(), dir.path.c_str())),
+    {EINVAL, EBUSY});
+  r = returned(
+    ::syscall(SYS_open_tree, AT_FDCWD, a.c_str(), open_tree_clone | O_CLOEXEC));
   if (r.rc >= 0)
     ::close(static_cast<int>(r.rc));
   report_call(category, "open_tree clone", r, "cloned a mount tree");
@@ -153,24 +153,26 @@ void probe_devices() {
     if (fd >= 0)
       ::close(fd);
   };
-  std::vector<std::string> named{"/dev/mem",     "/dev/kmem",
-                                 "/dev/port",    "/dev/sda",
-                                 "/dev/vda",     "/dev/nvme0n1",
-                                 "/dev/loop-control", "/dev/kvm",
-                                 "/dev/fuse"};
+  std::vector<std::string> named{
+    "/dev/mem",     "/dev/kmem",         "/dev/port", "/dev/sda", "/dev/vda",
+    "/dev/nvme0n1", "/dev/loop-control", "/dev/kvm",  "/dev/fuse"};
   for (const auto& path : named)
     attempt(path);
   // Any other block device the sandbox's /dev holds.
+  std::vector<std::string> block;
   if (DIR* d = ::opendir("/dev")) {
     while (dirent* e = ::readdir(d)) {
       auto path = std::string{"/dev/"} + e->d_name;
       struct stat st;
       if (::lstat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode)
           && std::find(named.begin(), named.end(), path) == named.end())
-        attempt(path);
+        block.push_back(path);
     }
     ::closedir(d);
   }
+  std::sort(block.begin(), block.end());
+  for (const auto& path : block)
+    attempt(path);
   auto node = "/tmp/pyro-hostile-null-" + std::to_string(::getpid());
   auto r = returned(::mknod(node.c_str(), S_IFCHR | 0600, ::makedev(1, 3)));
   if (r.rc == 0)

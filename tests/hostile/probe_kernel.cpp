@@ -50,10 +50,10 @@ void probe_kernel() {
               {ENOEXEC, EINVAL, EFAULT, EBADMSG, ENOKEY, EKEYREJECTED});
   if (fd >= 0)
     ::close(fd);
-  report_gate(category, "delete_module",
-              returned(::syscall(SYS_delete_module, "pyro_hostile_none",
-                                 O_NONBLOCK)),
-              {ENOENT});
+  report_gate(
+    category, "delete_module",
+    returned(::syscall(SYS_delete_module, "pyro_hostile_none", O_NONBLOCK)),
+    {ENOENT});
   // More segments than KEXEC_SEGMENT_MAX; no segments at all would unload
   // a loaded crash kernel.
   report_gate(category, "kexec_load",
@@ -64,14 +64,14 @@ void probe_kernel() {
               returned(::syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, 0,
                                  LINUX_REBOOT_CMD_CAD_OFF, nullptr)),
               {EINVAL});
-  report_gate(category, "swapon", returned(::syscall(SYS_swapon, missing_path, 0)),
-              {ENOENT});
+  report_gate(category, "swapon",
+              returned(::syscall(SYS_swapon, missing_path, 0)), {ENOENT});
   // Neither a time nor a zone: passes the CAP_SYS_TIME check, sets nothing.
   report_call(category, "settimeofday",
               returned(::syscall(SYS_settimeofday, nullptr, nullptr)),
               "allowed (set nothing)");
   // A tick outside +-10%, refused after the CAP_SYS_TIME check.
-  struct timex tx{};
+  struct timex tx {};
   tx.modes = ADJ_TICK;
   tx.tick = 1;
   report_gate(category, "clock_adjtime",
@@ -80,24 +80,23 @@ void probe_kernel() {
   report_gate(category, "acct", returned(::syscall(SYS_acct, missing_path)),
               {ENOENT});
   char byte;
-  report_call(category, "syslog READ_ALL",
-              returned(::syscall(SYS_syslog, 3 /* SYSLOG_ACTION_READ_ALL */,
-                                 &byte, 1)),
-              "read the kernel log");
+  report_call(
+    category, "syslog READ_ALL",
+    returned(::syscall(SYS_syslog, 3 /* SYSLOG_ACTION_READ_ALL */, &byte, 1)),
+    "read the kernel log");
 }
 
 void probe_keyctl() {
   constexpr const char* category = "keyctl";
-  auto r = returned(::syscall(SYS_add_key, "user", "pyro-hostile-probe", "x",
-                              1, KEY_SPEC_SESSION_KEYRING));
+  auto r = returned(::syscall(SYS_add_key, "user", "pyro-hostile-probe", "x", 1,
+                              KEY_SPEC_SESSION_KEYRING));
   if (r.rc >= 0)
     ::syscall(SYS_keyctl, KEYCTL_INVALIDATE, r.rc);
   report_call(category, "add_key to the session keyring", r,
               "added (invalidated again)");
   report_call(category, "KEYCTL_JOIN_SESSION_KEYRING", in_child([] {
-                return returned(::syscall(SYS_keyctl,
-                                          KEYCTL_JOIN_SESSION_KEYRING,
-                                          nullptr));
+                return returned(
+                  ::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr));
               }),
               "joined a new session keyring");
 }
@@ -110,10 +109,10 @@ void probe_bpf() {
   map.key_size = 4;
   map.value_size = 4;
   map.max_entries = 1;
-  report_call(category, "BPF_MAP_CREATE",
-              close_after(returned(
-                ::syscall(SYS_bpf, BPF_MAP_CREATE, &map, sizeof map))),
-              "created a map");
+  report_call(
+    category, "BPF_MAP_CREATE",
+    close_after(returned(::syscall(SYS_bpf, BPF_MAP_CREATE, &map, sizeof map))),
+    "created a map");
   // r0 = 0; exit: a socket filter that drops everything.
   struct bpf_insn insns[2]{};
   insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;
@@ -141,8 +140,8 @@ void probe_perf() {
     attr.disabled = 1;
     attr.exclude_kernel = 1;
     attr.exclude_hv = 1;
-    return close_after(returned(::syscall(SYS_perf_event_open, &attr, pid,
-                                          cpu, -1, PERF_FLAG_FD_CLOEXEC)));
+    return close_after(returned(::syscall(SYS_perf_event_open, &attr, pid, cpu,
+                                          -1, PERF_FLAG_FD_CLOEXEC)));
   };
   report_call(category, "software counter on cpu 0, every process",
               open_counter(-1, 0), "opened");

@@ -75,8 +75,8 @@ std::string errno_name(int err) {
   return name ? name : "errno " + std::to_string(err);
 }
 
-void report(const std::string& category, const std::string& name,
-            bool refused, const std::string& detail) {
+void report(const std::string& category, const std::string& name, bool refused,
+            const std::string& detail) {
   auto line = "{\"category\":" + json_string(category)
               + ",\"case\":" + json_string(name)
               + ",\"refused\":" + (refused ? "true" : "false")
@@ -84,7 +84,7 @@ void report(const std::string& category, const std::string& name,
   // One write per line, unbuffered: forked children inherit no pending
   // output, and a probe killed midway still leaves whole lines.
   ssize_t n = ::write(STDOUT_FILENO, line.data(), line.size());
-  (void) n;
+  (void)n;
 }
 
 void report_call(const std::string& category, const std::string& name,
@@ -131,8 +131,8 @@ int read_file(const std::string& path, std::string& out) {
   return 0;
 }
 
-void report_open_for_write(const std::string& category,
-                           const std::string& name, const std::string& path) {
+void report_open_for_write(const std::string& category, const std::string& name,
+                           const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
     return report(category, name, true, errno_name(errno));
@@ -155,8 +155,10 @@ void report_write_back(const std::string& category, const std::string& name,
   ssize_t n = ::write(fd, value.data(), value.size());
   int err = errno;
   ::close(fd);
+  // Refused here may still be writable: the kernel took the open and only
+  // rejected the value (a 0 below a minimum reads back but cannot be set).
   if (n < 0)
-    return report(category, name, true, errno_name(err));
+    return report(category, name, true, "write: " + errno_name(err));
   report(category, name, false,
          n == static_cast<ssize_t>(value.size())
            ? "wrote back the same value"
