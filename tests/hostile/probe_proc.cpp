@@ -2,6 +2,8 @@
 
 #include "probe.hpp"
 
+#include <cctype>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,20 +15,27 @@ namespace {
 
 constexpr const char* category = "proc";
 
-// Reachable when at least one byte comes back: a masked file (bound over
-// by /dev/null) reads empty.
-void read_one_byte(const std::string& path) {
+// Reachable when anything comes back: a masked file (bound over by
+// /dev/null) reads empty. The first line goes into the detail so that a
+// reader can tell the host's data from the sandbox's own.
+void read_head(const std::string& path) {
+  auto name = "read " + path;
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
-    return report(category, "read " + path, true, errno_name(errno));
-  char c;
-  ssize_t n = ::read(fd, &c, 1);
+    return report(category, name, true, errno_name(errno));
+  char buf[4096];
+  ssize_t n = ::read(fd, buf, sizeof buf);
   int err = errno;
   ::close(fd);
   if (n < 0)
-    report(category, "read " + path, true, "read: " + errno_name(err));
-  else
-    report(category, "read " + path, n == 0, n == 0 ? "empty" : "read a byte");
+    return report(category, name, true, "read: " + errno_name(err));
+  if (n == 0)
+    return report(category, name, true, "empty");
+  std::string head;
+  for (ssize_t i = 0; i < n && buf[i] != '\n' && head.size() < 80; ++i)
+    head += std::isprint(static_cast<unsigned char>(buf[i])) ? buf[i] : '.';
+  report(category, name, false,
+         "read " + std::to_string(n) + " bytes, first line: " + head);
 }
 
 // Calls `visit` on regular files under `dir`, depth-first, until it returns
@@ -116,10 +125,10 @@ void probe_proc() {
   // Never written: one byte would crash or reboot the host.
   report_open_for_write(category, "write /proc/sysrq-trigger",
                         "/proc/sysrq-trigger");
-  read_one_byte("/proc/kcore");
-  read_one_byte("/proc/keys");
-  read_one_byte("/proc/timer_list");
-  read_one_byte("/proc/sched_debug");
+  read_head("/proc/kcore");
+  read_head("/proc/keys");
+  read_head("/proc/timer_list");
+  read_head("/proc/sched_debug");
   // Opened only: reading consumes the kernel log the host's reader expects.
   int fd = ::open("/proc/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   report_call(category, "open /proc/kmsg", returned(fd), "opened");
