@@ -246,7 +246,10 @@ TEST_CASE_METHOD(network_fixture,
   REQUIRE(started["state"] == "ready");
   CHECK(host_get(net.host(), host_port).find("published-page")
         != std::string::npos);
-  CHECK(processes_mentioning(ws) == 1); // its watcher
+  // Its watcher, started in the background as the service became ready.
+  for (int i = 0; i < 50 && processes_mentioning(ws) == 0; ++i)
+    std::this_thread::sleep_for(100ms);
+  CHECK(processes_mentioning(ws) == 1);
   out(ws, "touch /workspace/stop");
   bool closed = false;
   for (int i = 0; i < 50 && !closed; ++i) {

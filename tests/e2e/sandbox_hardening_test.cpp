@@ -109,8 +109,8 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   CHECK(exec(id, "test -e /run/pyro-agent")["exit_code"] != 0);
   // Its processes run as its own ids on the host, not as root.
   pyro_json({"workspace", "service", "start", id, "idle", "--",
-             "exec sleep 30"});
-  auto pids = await_host_pids("sleep 30");
+             "exec sleep 3131"});
+  auto pids = await_host_pids("sleep 3131");
   REQUIRE(pids.size() == 1);
   auto status = slurp("/proc/" + std::to_string(pids[0]) + "/status");
   CHECK(status.find("\nUid:\t" + std::to_string(outside) + "\t")

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 namespace pyro::hostile {
@@ -130,8 +131,15 @@ void probe_proc() {
   read_head("/proc/timer_list");
   read_head("/proc/sched_debug");
   // Opened only: reading consumes the kernel log the host's reader expects.
+  // A mask shows as /dev/null (char 1:3), which opens and holds nothing.
   int fd = ::open("/proc/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  report_call(category, "open /proc/kmsg", returned(fd), "opened");
+  struct stat st {};
+  bool masked = fd >= 0 && ::fstat(fd, &st) == 0 && S_ISCHR(st.st_mode)
+                && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3;
+  if (masked)
+    report(category, "open /proc/kmsg", true, "masked by /dev/null");
+  else
+    report_call(category, "open /proc/kmsg", returned(fd), "opened");
   if (fd >= 0)
     ::close(fd);
   report_write_back(category, "write /proc/irq/default_smp_affinity",

@@ -109,6 +109,9 @@ result<claim_ticket> sandbox_backend::claim(const sandbox_spec& spec) {
   auto sent = send_line(park_socket, spec.workspace_id + "\n");
   if (!sent)
     return sent.err();
+  // PID 1 takes one claim and closes its end; the name goes with it.
+  std::error_code ec;
+  fs::remove(park_socket, ec);
   auto agent = endpoint(spec);
   if (!agent)
     return agent.err();
