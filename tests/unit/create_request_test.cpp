@@ -28,6 +28,12 @@ TEST_CASE("create requests are validated field by field", "[create]") {
   r.mem_mib = 64;
   expect(r, "mem_mib");
   r = ok;
+  r.disk_mib = 63;
+  expect(r, "disk_mib");
+  r = ok;
+  r.disk_mib = 1048577;
+  expect(r, "disk_mib");
+  r = ok;
   r.ttl_seconds = -1;
   expect(r, "ttl_seconds");
   r = ok;
