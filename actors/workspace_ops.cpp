@@ -328,6 +328,22 @@ std::string restart_hint(const std::string& id) {
          + "` then `pyro workspace start " + id + "` (this keeps /workspace)";
 }
 
+bool sandbox_gone(const state_store& store, const workspace_record& r) {
+  if (r.state != "started")
+    return false;
+  auto backend = backend_of(r);
+  return backend && !(*backend)->running(sandbox_spec_for(store, r));
+}
+
+bool show_if_gone(const state_store& store, workspace_record& r) {
+  if (!sandbox_gone(store, r))
+    return false;
+  r.state = "agent_gone";
+  r.hint = "the sandbox's agent is gone; run `pyro workspace start "
+           + r.workspace_id + "` (this keeps /workspace)";
+  return true;
+}
+
 result<exec_result> exec_in_workspace(const state_store& store,
                                       const std::string& id,
                                       const exec_request& request) {

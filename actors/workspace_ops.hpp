@@ -78,6 +78,18 @@ status check_answers(agent_link& link, const std::string& id);
 /// What to do about an agent that does not answer: stop, then start.
 std::string restart_hint(const std::string& id);
 
+/// Whether a workspace whose record says started has lost its sandbox: its
+/// backend finds no process for it (killed, crashed, or the host restarted).
+/// Looks at the process only, never asks the agent.
+[[nodiscard]] bool sandbox_gone(const state_store& store,
+                                const workspace_record& record);
+
+/// For a record shown to a caller (status, list): a started workspace whose
+/// sandbox is gone shows as `agent_gone`, with a hint to start it. Only
+/// the reply changes; the stored record says started until stop or start.
+/// Returns whether it did.
+bool show_if_gone(const state_store& store, workspace_record& record);
+
 /// Runs a command in /workspace, without the workspace lock; then, under
 /// it, journals it with the next sequence number, so concurrent execs from
 /// several processes get distinct numbers.
