@@ -189,13 +189,18 @@ guest_worker_impl(guest_worker_actor::pointer self, std::string id,
   };
 }
 
-void fill_service_counts(const state_store& store, workspace_record& record) {
+void show_live_state(const state_store& store, workspace_record& record) {
   record.service_counts.clear();
-  if (record.state != "started")
+  if (record.state != "started" || show_if_gone(store, record))
     return;
   auto link = open_agent(store, record);
-  if (!link)
+  if (!link) {
+    if (link.err().code == error_code::unavailable) {
+      record.state = "unresponsive";
+      record.hint = link.err().hint;
+    }
     return;
+  }
   auto listed = (*link)->call("service_list", json::object(), 5s);
   if (!listed || !listed->contains("services"))
     return;

@@ -31,7 +31,11 @@ guest_worker_actor::behavior_type
 guest_worker_impl(guest_worker_actor::pointer self, std::string id,
                   std::shared_ptr<const state_store> store);
 
-/// Fills `record.service_counts` from the agent when the workspace runs.
-void fill_service_counts(const state_store& store, workspace_record& record);
+/// What `status` shows of a record beyond what is stored: for a started
+/// workspace, `agent_gone` when its sandbox is gone and `unresponsive` when
+/// its agent does not answer `hello` within agent_answer_deadline, each
+/// with a hint (the stored record is not changed); otherwise
+/// `service_counts`, asked of the agent.
+void show_live_state(const state_store& store, workspace_record& record);
 
 } // namespace pyro

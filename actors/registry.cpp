@@ -5,6 +5,7 @@
 #include "actors/redaction.hpp"
 #include "actors/sandbox_pool.hpp"
 #include "actors/workspace.hpp"
+#include "actors/workspace_ops.hpp"
 
 namespace pyro {
 
@@ -104,8 +105,14 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       return self->delegate(worker, guest_atom_v, op, args);
     },
     [=](list_atom) -> std::vector<workspace_entry> {
-      auto rows = self->state.config.store->list();
-      redact(*self->state.config.store, rows);
+      const auto& store = *self->state.config.store;
+      auto rows = store.list();
+      // A look at each sandbox's process, never a call to its agent: that
+      // is for status.
+      for (auto& row : rows)
+        if (row.problem.empty())
+          show_if_gone(store, row.record);
+      redact(store, rows);
       return rows;
     },
     [=](failures_atom, const std::string& id) -> int32_t {

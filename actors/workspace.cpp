@@ -80,7 +80,7 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
     [=](status_atom) -> caf::result<workspace_record> {
       auto record = self->state.store->load(self->state.id);
       if (record)
-        fill_service_counts(*self->state.store, *record);
+        show_live_state(*self->state.store, *record);
       return reply(self->state, std::move(record));
     },
     [=](update_atom,

@@ -102,6 +102,9 @@ result<workspace_record> start_workspace_now(const state_store& store,
   auto link = boot_workspace(store, *record);
   if (!link)
     return link.err();
+  // A sandbox that was still running is kept: its agent must answer.
+  if (auto answers = check_answers(**link, id); !answers)
+    return answers.err();
   record->state = "started";
   record->last_activity_at = sys::unix_now();
   if (auto saved = store.save(*record); !saved)

@@ -15,7 +15,9 @@ namespace pyro {
 result<workspace_record> stop_workspace_now(const state_store& store,
                                             const std::string& id);
 
-/// Boots a stopped workspace again over the same files.
+/// Boots a stopped workspace again over the same files; one whose sandbox
+/// still runs keeps it, and fails `unavailable` (hint: stop, then start)
+/// when its agent does not answer.
 result<workspace_record> start_workspace_now(const state_store& store,
                                              const std::string& id);
 

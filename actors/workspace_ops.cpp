@@ -306,7 +306,45 @@ result<std::unique_ptr<agent_link>> open_agent(const state_store& store,
   auto endpoint = (*backend)->endpoint(sandbox_spec_for(store, r));
   if (!endpoint)
     return endpoint.err();
-  return connect_agent(*endpoint);
+  auto link = connect_agent(*endpoint);
+  if (!link)
+    return link.err();
+  if (auto answers = check_answers(**link, r.workspace_id); !answers)
+    return answers.err();
+  return link;
+}
+
+status check_answers(agent_link& link, const std::string& id) {
+  // One round trip, on the connection the next call reuses.
+  auto hello = link.call("hello", json::object(),
+                         std::chrono::milliseconds{agent_answer_deadline});
+  if (!hello)
+    return make_error(error_code::unavailable,
+                      "the agent of workspace '" + id + "' does not answer ("
+                        + hello.err().message + ")",
+                      restart_hint(id));
+  return {};
+}
+
+std::string restart_hint(const std::string& id) {
+  return "the agent does not answer; run `pyro workspace stop " + id
+         + "` then `pyro workspace start " + id + "` (this keeps /workspace)";
+}
+
+bool sandbox_gone(const state_store& store, const workspace_record& r) {
+  if (r.state != "started")
+    return false;
+  auto backend = backend_of(r);
+  return backend && !(*backend)->running(sandbox_spec_for(store, r));
+}
+
+bool show_if_gone(const state_store& store, workspace_record& r) {
+  if (!sandbox_gone(store, r))
+    return false;
+  r.state = "agent_gone";
+  r.hint = "the sandbox's agent is gone; run `pyro workspace start "
+           + r.workspace_id + "` (this keeps /workspace)";
+  return true;
 }
 
 result<exec_result> exec_in_workspace(const state_store& store,

@@ -4,6 +4,7 @@
 // the state store and the agent link, so that the actors stay thin and the
 // logic is testable on its own. Callers are detached actors.
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -57,9 +58,37 @@ result<new_sandbox> start_sandbox(const state_store& store,
 /// manifest.json, both synced.
 status take_baseline(agent_link& link, const std::filesystem::path& dir);
 
-/// A link to the running agent of a started workspace.
+/// How long a started workspace's agent may take to answer `hello`. Every
+/// call on the agent asks first, so one that is frozen (stopped, held by a
+/// tracer, wedged) fails the call within this instead of after the call's
+/// own timeout; a command's run time is not bounded by it.
+inline constexpr std::chrono::seconds agent_answer_deadline{2};
+
+/// A link to the running agent of a started workspace, once it has answered
+/// `hello` within agent_answer_deadline. `failed_precondition` when the
+/// record or the sandbox is not running (hint: start it); `unavailable` with
+/// restart_hint() when the agent does not answer.
 result<std::unique_ptr<agent_link>> open_agent(const state_store& store,
                                                const workspace_record& record);
+
+/// Asks the agent for `hello` within agent_answer_deadline; `unavailable`
+/// with restart_hint() when it does not answer.
+status check_answers(agent_link& link, const std::string& id);
+
+/// What to do about an agent that does not answer: stop, then start.
+std::string restart_hint(const std::string& id);
+
+/// Whether a workspace whose record says started has lost its sandbox: its
+/// backend finds no process for it (killed, crashed, or the host restarted).
+/// Looks at the process only, never asks the agent.
+[[nodiscard]] bool sandbox_gone(const state_store& store,
+                                const workspace_record& record);
+
+/// For a record shown to a caller (status, list): a started workspace whose
+/// sandbox is gone shows as `agent_gone`, with a hint to start it. Only
+/// the reply changes; the stored record says started until stop or start.
+/// Returns whether it did.
+bool show_if_gone(const state_store& store, workspace_record& record);
 
 /// Runs a command in /workspace, without the workspace lock; then, under
 /// it, journals it with the next sequence number, so concurrent execs from

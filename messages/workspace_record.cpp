@@ -18,7 +18,7 @@ json to_json(const workspace_record& r) {
   json secrets = json::array();
   for (const auto& s : r.secrets)
     secrets.push_back({{"name", s.name}, {"source_kind", s.source_kind}});
-  return json{
+  json out{
     {"schema_version", r.schema_version},
     {"workspace_id", r.workspace_id},
     {"name", r.name.empty() ? json(nullptr) : json(r.name)},
@@ -45,6 +45,9 @@ json to_json(const workspace_record& r) {
     {"secrets", std::move(secrets)},
     {"service_counts", service_counts},
   };
+  if (!r.hint.empty())
+    out["hint"] = r.hint;
+  return out;
 }
 
 namespace {

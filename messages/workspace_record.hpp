@@ -48,7 +48,9 @@ struct workspace_record {
   double created_at = 0;
   double expires_at = 0;
   double last_activity_at = 0;
-  /// started or stopped.
+  /// Stored: creating, started, resetting or stopped. Shown only, never
+  /// stored: unresponsive (the agent does not answer) and agent_gone (the
+  /// sandbox is gone), for a record that says started; see `hint`.
   std::string state = "started";
   /// workspace, or vm for the one-shot `vm_*` sandboxes (hidden from
   /// `workspace list`).
@@ -62,6 +64,9 @@ struct workspace_record {
   /// Services by state (total, running, ready, exited, stopped, failed),
   /// asked of the agent when the record is shown; never stored.
   std::map<std::string, int64_t> service_counts;
+  /// What to do about a shown-only state; empty (and left out of the JSON)
+  /// otherwise. Never stored.
+  std::string hint;
 };
 
 nlohmann::json to_json(const workspace_record& record);
@@ -113,7 +118,7 @@ typename Inspector::result_type inspect(Inspector& f, workspace_record& x) {
            x.vcpu_count, x.mem_mib, x.disk_mib, x.disk_limited, x.ttl_seconds, x.created_at, x.expires_at,
            x.last_activity_at, x.state, x.network_policy, x.backend,
            x.execution_mode, x.seed, x.command_count, x.secrets, x.kind,
-           x.service_counts);
+           x.service_counts, x.hint);
 }
 
 template <class Inspector>

@@ -27,20 +27,42 @@ process_identity read_identity(const sandbox_spec& spec) {
     nlohmann::json::parse(*text, nullptr, false));
 }
 
+namespace {
+
+// Whether the process ends within `limit`; gives up early once it has been
+// stopped for `stuck`, since the rest of the limit would pass in vain.
+bool wait_gone(const process_identity& id, std::chrono::milliseconds limit,
+               std::chrono::milliseconds stuck) {
+  using clock = std::chrono::steady_clock;
+  auto now = clock::now();
+  auto deadline = now + limit;
+  auto stuck_since = clock::time_point::max();
+  while (alive(id) && now < deadline) {
+    if (!stopped(id))
+      stuck_since = clock::time_point::max();
+    else if (stuck_since == clock::time_point::max())
+      stuck_since = now;
+    else if (now - stuck_since >= stuck)
+      break;
+    std::this_thread::sleep_for(2ms);
+    now = clock::now();
+  }
+  return !alive(id);
+}
+
+} // namespace
+
 status terminate(const process_identity& id, std::chrono::milliseconds grace) {
-  auto wait_gone = [&](std::chrono::milliseconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (alive(id) && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(2ms);
-    return !alive(id);
-  };
   if (!alive(id))
     return {};
   ::kill(id.pid, SIGTERM);
-  if (wait_gone(grace))
+  // A process stopped by SIGSTOP acts on TERM only once continued; one a
+  // tracer holds stays stopped, and gets KILL without waiting out `grace`.
+  ::kill(id.pid, SIGCONT);
+  if (wait_gone(id, grace, 500ms))
     return {};
   ::kill(id.pid, SIGKILL);
-  if (wait_gone(5s))
+  if (wait_gone(id, 5s, 5s))
     return {};
   return make_error(error_code::internal,
                     "process " + std::to_string(id.pid) + " survived SIGKILL");

@@ -19,7 +19,9 @@ namespace pyro::vmm {
 /// The recorded agent process; pid 0 when none is recorded.
 [[nodiscard]] process_identity read_identity(const sandbox_spec& spec);
 
-/// TERM, a grace period, then KILL; succeeds at once if already gone.
+/// TERM (and CONT, so that a process stopped by SIGSTOP can act on it), a
+/// grace period, then KILL; the grace period is cut short when the process
+/// stays stopped (a tracer holds it). Succeeds at once if already gone.
 status terminate(const process_identity& id, std::chrono::milliseconds grace);
 
 /// Removes a stopped sandbox's `backend_dir` and its runtime dir; the first

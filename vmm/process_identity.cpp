@@ -46,6 +46,13 @@ bool alive(const process_identity& id) {
   return now.start_time == id.start_time;
 }
 
+bool stopped(const process_identity& id) {
+  char state = 0;
+  unsigned long long start = 0;
+  return id.pid > 0 && stat_fields(id.pid, state, start)
+         && start == id.start_time && (state == 'T' || state == 't');
+}
+
 process_identity process_identity_from_json(const nlohmann::json& j) {
   process_identity id;
   if (j.is_object()) {

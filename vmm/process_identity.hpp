@@ -21,6 +21,11 @@ nlohmann::json process_identity_of(pid_t pid);
 /// Whether the process still runs (a zombie counts as gone).
 [[nodiscard]] bool alive(const process_identity& id);
 
+/// Whether the process is stopped, by a signal (SIGSTOP, a job-control
+/// stop) or by a tracer (state T or t): it then acts on no signal it
+/// handles, so asking it to end gracefully waits in vain.
+[[nodiscard]] bool stopped(const process_identity& id);
+
 process_identity process_identity_from_json(const nlohmann::json& j);
 
 } // namespace pyro::vmm

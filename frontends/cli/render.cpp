@@ -98,7 +98,7 @@ std::string render_workspace_list(const json& r, const json&) {
     return "No workspaces. Create one with `pyro workspace create "
            "debian:12`.\n";
   out << std::left << std::setw(26) << "ID" << std::setw(18) << "NAME"
-      << std::setw(9) << "STATE" << std::setw(17) << "ENVIRONMENT"
+      << std::setw(13) << "STATE" << std::setw(17) << "ENVIRONMENT"
       << std::setw(22) << "LAST ACTIVITY" << std::setw(22) << "EXPIRES"
       << "COMMANDS\n";
   for (const auto& w : r.at("workspaces")) {
@@ -107,7 +107,7 @@ std::string render_workspace_list(const json& r, const json&) {
       out << "(unreadable record: " << scalar(w.at("problem")) << ")\n";
       continue;
     }
-    out << std::setw(18) << scalar(w.at("name")) << std::setw(9)
+    out << std::setw(18) << scalar(w.at("name")) << std::setw(13)
         << scalar(w.at("state")) << std::setw(17) << scalar(w.at("environment"))
         << std::setw(22) << when(w.at("last_activity_at")) << std::setw(22)
         << when(w.at("expires_at")) << scalar(w.at("command_count")) << '\n';

@@ -480,7 +480,10 @@ std::vector<operation> build() {
   add({"workspace status",
        "workspace_status",
        "status_workspace",
-       "Show a workspace's record: state, expiry, counts, seed.",
+       "Show a workspace's record: state, expiry, counts, seed. A started "
+       "workspace whose agent does not answer shows as unresponsive, one "
+       "whose sandbox is gone as agent_gone, each with a hint saying what "
+       "to do.",
        "pyro workspace status WS --json",
        {workspace_id()},
        core_and_full,

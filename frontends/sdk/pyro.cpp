@@ -218,16 +218,22 @@ result<exec_result> Pyro::exec_workspace(const std::string& workspace_id,
 template <class T, class... Ts>
 result<T> Pyro::ask_workspace(const std::string& workspace_id, Ts&&... xs) {
   caf::scoped_actor self{runtime_->system()};
-  for (int attempt = 0;; ++attempt) {
-    auto ws = find_workspace(self, workspace_id);
-    if (!ws)
-      return ws.err();
-    auto out = call<T>(self, *ws, timeout_, xs...);
-    // A handle that died between lookup and call (a crash the registry has
-    // not heard of yet): look up again once, which respawns it.
-    if (out || out.err().code != error_code::unavailable || attempt > 0)
-      return out;
-  }
+  auto ws = find_workspace(self, workspace_id);
+  if (!ws)
+    return ws.err();
+  auto out = call<T>(self, *ws, timeout_, xs...);
+  if (out || out.err().code != error_code::unavailable)
+    return out;
+  // A handle that died between lookup and call (a crash the registry has
+  // not heard of yet): look up again once, which respawns it. The same
+  // handle again means the actor itself answered `unavailable` (an agent
+  // that does not answer, say): asking twice would only take twice as long.
+  auto again = find_workspace(self, workspace_id);
+  if (!again)
+    return again.err();
+  if (*again == *ws)
+    return out;
+  return call<T>(self, *again, timeout_, xs...);
 }
 
 result<sync_result> Pyro::push_workspace_sync(const std::string& id,

@@ -1,6 +1,7 @@
 #include <fstream>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "actors/call.hpp"
 #include "actors/registry.hpp"
@@ -125,4 +126,32 @@ TEST_CASE_METHOD(registry_fixture,
   REQUIRE(list);
   REQUIRE(list->size() == 1);
   CHECK_FALSE(list->front().problem.empty());
+}
+
+TEST_CASE_METHOD(registry_fixture,
+                 "a started record without its sandbox shows as agent_gone, "
+                 "and stays stored as started",
+                 "[actors][registry]") {
+  REQUIRE(store->save(test::sample_record("ws-4"))); // no sandbox runs
+  auto record = ask<workspace_record>(lookup("ws-4"), status_atom_v);
+  REQUIRE(record);
+  CHECK(record->state == "agent_gone");
+  CHECK_THAT(record->hint, Catch::Contains("pyro workspace start ws-4"));
+  CHECK(to_json(*record).at("hint") == record->hint);
+  auto list = ask<std::vector<workspace_entry>>(registry, list_atom_v);
+  REQUIRE(list);
+  REQUIRE(list->size() == 1);
+  CHECK(list->front().record.state == "agent_gone");
+  auto stored = store->load("ws-4");
+  REQUIRE(stored);
+  CHECK(stored->state == "started");
+  CHECK(stored->hint.empty());
+  CHECK_FALSE(to_json(*stored).contains("hint"));
+  // A stopped one is shown as it is.
+  stored->state = "stopped";
+  REQUIRE(store->save(*stored));
+  record = ask<workspace_record>(lookup("ws-4"), status_atom_v);
+  REQUIRE(record);
+  CHECK(record->state == "stopped");
+  CHECK(record->hint.empty());
 }
