@@ -6,6 +6,7 @@
 #include <limits>
 #include <thread>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -69,11 +70,15 @@ result<int> agent_client::connect() const {
   std::memcpy(addr.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
   auto deadline = std::chrono::steady_clock::now() + connect_timeout_;
   for (;;) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // Non-blocking: an agent that stopped accepting fills its backlog, and
+    // a blocking connect would then wait in the kernel for ever instead of
+    // failing with EAGAIN within the deadline.
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
       return make_error(error_code::resource_exhausted,
                         std::string{"socket: "} + std::strerror(errno));
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
       if (expected_peer_ > 0)
         if (auto peer = check_peer(fd, expected_peer_, socket_path_); !peer) {
           ::close(fd);
