@@ -255,10 +255,13 @@ struct handshake {
   auto fail = [&report](const std::string& message) {
     fail_setup(report, message);
   };
-  // Nothing in the sandbox may ever ptrace or read the memory of PID 1.
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (!await_step(hs.to_child[0]))
     ::_exit(1); // the launcher is gone
+  // Nothing in the sandbox may ever ptrace or read the memory of PID 1.
+  // Only now: until its id maps are written, an unprivileged launcher
+  // needs this process's /proc files to be its own, which a process that
+  // is not dumpable does not have.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // Root of the new user namespace: ids 0 inside, the map's outside.
   if (map.shifted()
       && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0
