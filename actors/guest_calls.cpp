@@ -7,6 +7,7 @@
 #include "actors/published_ports.hpp"
 #include "actors/redaction.hpp"
 #include "actors/secret_store.hpp"
+#include "actors/teardown.hpp"
 #include "actors/terminal_text.hpp"
 #include "actors/workspace_ops.hpp"
 #include "messages/json_text.hpp"
@@ -191,6 +192,9 @@ guest_worker_impl(guest_worker_actor::pointer self, std::string id,
 
 void show_live_state(const state_store& store, workspace_record& record) {
   record.service_counts.clear();
+  if (auto backend = backend_of(record))
+    record.disk_limited
+      = (*backend)->disk_limited(sandbox_spec_for(store, record));
   if (record.state != "started" || show_if_gone(store, record))
     return;
   auto link = open_agent(store, record);

@@ -149,6 +149,7 @@ status state_store::write_record(const workspace_record& record,
   auto j = to_json(record);
   j.erase("service_counts"); // live, asked of the agent
   j.erase("hint");           // shown with a live state only
+  j.erase("disk_limited");   // the backend's to say
   auto text = dump_json(j, 2) + "\n";
   return durable ? sys::write_file_atomic(path, text, 0600)
                  : sys::write_file_atomic_unsynced(path, text, 0600);

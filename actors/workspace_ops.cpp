@@ -201,6 +201,7 @@ result<workspace_record> create_workspace_now(const state_store& store,
 
   record.state = "started";
   record.last_activity_at = sys::unix_now();
+  // Shown in the reply; never stored (status asks the backend again).
   record.disk_limited
     = (*backend)->disk_limited(sandbox_spec_for(store, record));
   if (auto saved = store.save(record); !saved)

@@ -127,7 +127,6 @@ result<workspace_record> workspace_record_from_json(const json& j) {
   f.optional("vcpu_count", r.vcpu_count);
   f.optional("mem_mib", r.mem_mib);
   f.optional("disk_mib", r.disk_mib);
-  f.optional("disk_limited", r.disk_limited);
   f.optional("ttl_seconds", r.ttl_seconds);
   f.required("created_at", r.created_at);
   f.optional("expires_at", r.expires_at);

@@ -42,7 +42,8 @@ struct workspace_record {
   /// were limits (they keep unlimited layers).
   int32_t disk_mib = 0;
   /// Whether the backend holds the workspace to `disk_mib` (the sandbox
-  /// backend run as root does).
+  /// backend run as root does); asked of the backend when the record is
+  /// shown, never stored.
   bool disk_limited = false;
   int64_t ttl_seconds = 600;
   double created_at = 0;
@@ -115,8 +116,8 @@ typename Inspector::result_type inspect(Inspector& f, secret_ref& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, workspace_record& x) {
   return f(x.schema_version, x.workspace_id, x.name, x.labels, x.environment,
-           x.vcpu_count, x.mem_mib, x.disk_mib, x.disk_limited, x.ttl_seconds, x.created_at, x.expires_at,
-           x.last_activity_at, x.state, x.network_policy, x.backend,
+           x.vcpu_count, x.mem_mib, x.disk_mib, x.disk_limited, x.ttl_seconds,
+           x.created_at, x.expires_at, x.last_activity_at, x.state, x.network_policy, x.backend,
            x.execution_mode, x.seed, x.command_count, x.secrets, x.kind,
            x.service_counts, x.hint);
 }

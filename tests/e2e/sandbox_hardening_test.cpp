@@ -255,3 +255,24 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   CHECK_THAT(refused.out, Catch::Contains("refusing the agent socket"));
   CHECK(received.empty());
 }
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "a workspace's memory and pid limits are set on the host",
+                 "[e2e][sandbox][hardening]") {
+  if (::geteuid() != 0)
+    FAIL("cgroup limits need root; run the suite as root");
+  auto id = create({"--mem-mib", "256"});
+  auto record = nlohmann::json::parse(
+    slurp(workspace_dir(id) / "runtime" / "pid.json"));
+  CHECK(record["limits"]["memory"] == true);
+  CHECK(record["limits"]["pids"] == true);
+  auto group = "pyro/" + record.value("cgroup", id);
+  // Whichever hierarchy the host offers: unified, else v1 controllers.
+  auto memory = slurp("/sys/fs/cgroup/" + group + "/memory.max")
+                + slurp("/sys/fs/cgroup/memory/" + group
+                        + "/memory.limit_in_bytes");
+  auto pids = slurp("/sys/fs/cgroup/" + group + "/pids.max")
+              + slurp("/sys/fs/cgroup/pids/" + group + "/pids.max");
+  CHECK(memory == std::to_string(256 << 20) + "\n");
+  CHECK(pids == "4096\n");
+}
