@@ -33,8 +33,10 @@ public:
   virtual result<exec_outcome> exec(const exec_request& request) = 0;
 
   /// Streams a plain tar from the host into `dest`; all or nothing.
+  /// `strip_components` leading name components are dropped from every
+  /// member (1 restores an export of /workspace into /workspace).
   virtual status import_tar(const std::filesystem::path& tar,
-                            const std::string& dest)
+                            const std::string& dest, size_t strip_components)
     = 0;
 
   /// Streams `path` out as a plain tar into a host file.

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "messages/wire/agent_client.hpp"
+#include "messages/wire/byte_names.hpp"
 
 namespace pyro {
 
@@ -46,14 +47,13 @@ public:
       env[k] = v;
     // The host waits a little longer than the agent lets the command run.
     auto limit = std::chrono::seconds{r.timeout_seconds + 30};
-    auto reply = client_.call("exec",
-                              {{"command", r.command},
-                               {"cwd", r.cwd},
-                               {"env", env},
-                               {"secret_env", r.secret_env_map},
-                               {"cancel_tag", r.cancel_tag},
-                               {"timeout_seconds", r.timeout_seconds}},
-                              nullptr, nullptr, limit);
+    json request{{"cwd", r.cwd},
+                 {"env", env},
+                 {"secret_env", r.secret_env_map},
+                 {"cancel_tag", r.cancel_tag},
+                 {"timeout_seconds", r.timeout_seconds}};
+    wire::put_bytes(request, "command", r.command); // a command is bytes
+    auto reply = client_.call("exec", request, nullptr, nullptr, limit);
     if (!reply)
       return reply.err();
     exec_outcome o;
@@ -67,8 +67,8 @@ public:
     return o;
   }
 
-  status import_tar(const std::filesystem::path& tar,
-                    const std::string& dest) override {
+  status import_tar(const std::filesystem::path& tar, const std::string& dest,
+                    size_t strip_components) override {
     std::ifstream in{tar, std::ios::binary};
     if (!in)
       return make_error(error_code::internal, "cannot read " + tar.string());
@@ -78,7 +78,9 @@ public:
       chunk.resize(static_cast<size_t>(in.gcount()));
       return chunk;
     };
-    auto reply = client_.call("import", {{"dest", dest}}, &source);
+    auto reply = client_.call(
+      "import", {{"dest", dest}, {"strip_components", strip_components}},
+      &source);
     if (!reply)
       return reply.err();
     return {};
@@ -154,8 +156,9 @@ public:
       content.append(bytes);
       return {};
     };
-    auto reply = client_.call(
-      "read", {{"path", path}, {"max_bytes", max_bytes}}, nullptr, &sink);
+    json request{{"max_bytes", max_bytes}};
+    wire::put_bytes(request, "path", path);
+    auto reply = client_.call("read", request, nullptr, &sink);
     if (!reply)
       return reply.err();
     return std::pair{std::move(content), field(*reply, "truncated", false)};

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "actors/interrupted.hpp"
 #include "actors/teardown.hpp"
 #include "vmm/guest/disk_image.hpp"
 #include "vmm/guest/disk_reader.hpp"
@@ -74,7 +75,7 @@ bool is_disk_op(const std::string& op) {
 
 result<json> disk_call(const state_store& store, const std::string& id,
                        const std::string& op, const json& args) {
-  auto locked = store.lock_and_load(id);
+  auto locked = lock_settled(store, id);
   if (!locked)
     return locked.err();
   const auto& record = locked->record;

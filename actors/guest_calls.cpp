@@ -3,6 +3,7 @@
 #include <chrono>
 #include <set>
 
+#include "actors/interrupted.hpp"
 #include "actors/disk_tools.hpp"
 #include "actors/published_ports.hpp"
 #include "actors/redaction.hpp"
@@ -127,7 +128,7 @@ result<json> guest_call(const state_store& store, const std::string& id,
   if (!link)
     return link.err();
   if (mutating_ops().count(op) != 0) {
-    auto locked = store.lock_and_load(id);
+    auto locked = lock_settled(store, id);
     if (!locked)
       return locked.err();
     locked->record.last_activity_at = sys::unix_now();
@@ -192,10 +193,17 @@ guest_worker_impl(guest_worker_actor::pointer self, std::string id,
 
 void show_live_state(const state_store& store, workspace_record& record) {
   record.service_counts.clear();
+  // Mid-mutation with the lock free: whoever was at it is gone. Settled now
+  // (rolled back or finished), so status tells what is there.
+  if (record.state == "creating" || record.state == "resetting")
+    if (auto settled
+        = lock_settled(store, record.workspace_id, std::chrono::milliseconds{0}))
+      record = settled->record;
   if (auto backend = backend_of(record))
     record.disk_limited
       = (*backend)->disk_limited(sandbox_spec_for(store, record));
-  if (record.state != "started" || show_if_gone(store, record))
+  if (show_if_expired(record) || record.state != "started"
+      || show_if_gone(store, record))
     return;
   auto link = open_agent(store, record);
   if (!link) {

@@ -110,7 +110,7 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       // A look at each sandbox's process, never a call to its agent: that
       // is for status.
       for (auto& row : rows)
-        if (row.problem.empty())
+        if (row.problem.empty() && !show_if_expired(row.record))
           show_if_gone(store, row.record);
       redact(store, rows);
       return rows;

@@ -114,7 +114,14 @@ result<workspace_record> state_store::load(const std::string& id) const {
 }
 
 status state_store::save(const workspace_record& record) const {
-  return write_record(record, record_path(record.workspace_id), true);
+  if (auto written
+      = write_record(record, record_path(record.workspace_id), true);
+      !written)
+    return written;
+  // The durable record supersedes the create-time one.
+  std::error_code ec;
+  fs::remove(workspace_dir(record.workspace_id) / creating_name, ec);
+  return {};
 }
 
 status state_store::save_creating(const workspace_record& record) const {
@@ -220,6 +227,26 @@ state_store::lock_and_load(const std::string& id,
   if (!record)
     return record.err();
   return locked_record{std::move(*held), std::move(*record)};
+}
+
+void state_store::remove_lock(const std::string& id) const {
+  std::error_code ec;
+  if (validate_workspace_id(id))
+    fs::remove(lock_path(id), ec);
+}
+
+void state_store::remove_orphan_locks() const {
+  std::error_code ec;
+  for (const auto& dirent : fs::directory_iterator(home_ / "locks", ec)) {
+    auto name = dirent.path().filename().string();
+    auto id = name.substr(0, name.size() - std::min<size_t>(name.size(), 5));
+    if (name.size() <= 5 || name.substr(name.size() - 5) != ".lock"
+        || !validate_workspace_id(id) || exists(id))
+      continue;
+    auto held = lock(id, std::chrono::milliseconds{0});
+    if (held && !exists(id))
+      remove_lock(id);
+  }
 }
 
 result<sys::file_lock>

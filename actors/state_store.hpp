@@ -82,6 +82,16 @@ public:
                                       std::chrono::milliseconds timeout
                                       = std::chrono::seconds{30}) const;
 
+  /// Unlinks the lock file; called by the holder right after remove(), so
+  /// that no lock file outlives its workspace. Waiters notice and start
+  /// over on a fresh file.
+  void remove_lock(const std::string& id) const;
+
+  /// Removes lock files whose workspace does not exist (a create killed
+  /// between taking its lock and writing anything): each is locked first,
+  /// so a create in progress keeps its own.
+  void remove_orphan_locks() const;
+
   /// The file whose flock is the workspace's lock.
   [[nodiscard]] std::filesystem::path lock_path(const std::string& id) const;
 

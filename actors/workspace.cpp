@@ -1,5 +1,6 @@
 #include "actors/workspace.hpp"
 
+#include "actors/interrupted.hpp"
 #include "actors/guest_calls.hpp"
 #include "actors/redaction.hpp"
 #include "actors/teardown.hpp"
@@ -93,7 +94,12 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
       for (const auto& [key, value] : change.labels)
         if (auto valid = validate_label_key(key); !valid)
           return reply(self->state, result<workspace_record>{valid.err()});
-      auto locked = st.store->lock_and_load(st.id);
+      if (change.set_ttl && change.ttl_seconds < 0)
+        return reply(self->state, result<workspace_record>{make_error(
+                                    error_code::invalid_argument,
+                                    "ttl_seconds must not be negative",
+                                    "0 means the workspace never expires")});
+      auto locked = lock_settled(*st.store, st.id);
       if (!locked)
         return reply(self->state, result<workspace_record>{locked.err()});
       auto* record = &locked->record;
@@ -104,6 +110,14 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
       for (const auto& [key, value] : change.labels)
         record->labels[key] = value;
       record->last_activity_at = sys::unix_now();
+      if (change.set_ttl) {
+        record->ttl_seconds = change.ttl_seconds;
+        record->expires_at
+          = change.ttl_seconds > 0
+              ? record->last_activity_at
+                  + static_cast<double>(change.ttl_seconds)
+              : 0;
+      }
       if (auto saved = st.store->save(*record); !saved)
         return reply(self->state, result<workspace_record>{saved.err()});
       return reply_and_tidy(self, result<workspace_record>{*record});
@@ -205,6 +219,7 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
         redact(values ? *values : redactor{}, err);
         return to_caf(err);
       }
+      st.store->remove_lock(st.id); // still held: waiters start over
       // Nothing is left to own; the registry forgets us on the down message.
       self->quit();
       return true;

@@ -2,16 +2,20 @@
 
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
+#include <fcntl.h>
 #include <nlohmann/json.hpp>
 
+#include "actors/interrupted.hpp"
+#include "actors/archive/export_target.hpp"
 #include "actors/archive/safe_archive.hpp"
 #include "actors/patch/unified_diff.hpp"
 #include "actors/workspace_ops.hpp"
 #include "messages/sys/atomic_file.hpp"
 #include "messages/sys/clock.hpp"
+#include "messages/sys/owned_temp.hpp"
+#include "messages/sys/unique_fd.hpp"
 #include "messages/wire/relative_path.hpp"
+#include "messages/wire/tar.hpp"
 
 namespace pyro {
 
@@ -23,12 +27,16 @@ namespace {
 // Largest file the host reads whole for diffs and patches.
 constexpr uint64_t max_inline_file = uint64_t{64} << 20;
 
+// Archives in flight wait in the workspace's scratch directory under these.
+constexpr const char* export_tar_prefix = "export-";
+constexpr const char* sync_tar_prefix = "sync-";
+
 // The top-level name the agent gives an exported /workspace.
 constexpr const char* baseline_root = "workspace";
 
 // Mutations move last_activity_at; reads never do.
 status touch(const state_store& store, const std::string& id) {
-  auto locked = store.lock_and_load(id);
+  auto locked = lock_settled(store, id);
   if (!locked)
     return locked.err();
   auto* record = &locked->record;
@@ -80,12 +88,13 @@ result<sync_result> sync_push(const state_store& store, const std::string& id,
   auto link = link_for(store, id);
   if (!link)
     return link.err();
-  auto tar
-    = scratch_dir(store, id) / ("sync-" + std::to_string(::getpid()) + ".tar");
+  auto scratch = scratch_dir(store, id);
+  sys::remove_dead_temps(scratch, sync_tar_prefix);
+  auto tar = scratch / sys::owned_temp_name(sync_tar_prefix);
   auto packed = pack_for_import(source, tar);
   if (!packed)
     return packed.err();
-  auto imported = (*link)->import_tar(tar, *target);
+  auto imported = (*link)->import_tar(tar, *target, 0);
   std::error_code ec;
   fs::remove(tar, ec);
   if (!imported)
@@ -107,91 +116,112 @@ result<export_result> export_path(const state_store& store,
   auto guest = workspace_path(path);
   if (!guest)
     return guest.err();
-  if (output.empty())
-    return make_error(error_code::invalid_argument,
-                      "an output path is required", "pass --output PATH");
-  auto out = fs::absolute(output).lexically_normal();
-  std::error_code ec;
-  bool exists = fs::exists(fs::symlink_status(out, ec));
-  if (exists && !overwrite)
-    return make_error(error_code::already_exists,
-                      out.string() + " already exists",
-                      "choose another --output, or remove it first");
-  if (!fs::is_directory(out.parent_path(), ec))
-    return make_error(error_code::not_found, "the output directory "
-                                               + out.parent_path().string()
-                                               + " does not exist");
+  auto target = export_target::resolve(output, overwrite);
+  if (!target)
+    return target.err();
   auto record = store.load(id);
   if (!record)
     return record.err();
   auto link = open_agent(store, *record);
   if (!link)
     return link.err();
-  auto tar = scratch_dir(store, id)
-             / ("export-" + std::to_string(::getpid()) + ".tar");
+  auto scratch = scratch_dir(store, id);
+  sys::remove_dead_temps(scratch, export_tar_prefix);
+  auto tar = scratch / sys::owned_temp_name(export_tar_prefix);
   auto exported = (*link)->export_tar(*guest, tar);
   if (!exported) {
+    std::error_code ec;
     fs::remove(tar, ec);
     return exported.err();
   }
-  // Extract beside the output, then move the one artifact into place.
-  auto staging
-    = out.parent_path() / ("." + out.filename().string() + ".export");
-  fs::remove_all(staging, ec);
-  auto extracted = extract_untrusted(tar, staging);
+  auto artifact = fs::path{*guest}.filename().string();
+  auto placed = target->place(tar, artifact);
+  std::error_code ec;
   fs::remove(tar, ec);
-  if (!extracted)
-    return extracted.err();
-  auto artifact = staging / fs::path{*guest}.filename();
-  if (!fs::exists(fs::symlink_status(artifact, ec))) {
-    fs::remove_all(staging, ec);
-    return make_error(error_code::internal,
-                      "the agent's export of " + *guest + " held no '"
-                        + artifact.filename().string() + "'");
-  }
-  if (exists)
-    fs::remove_all(out, ec);
-  fs::rename(artifact, out, ec);
-  fs::remove_all(staging, ec);
-  if (ec)
-    return make_error(error_code::internal, "cannot move the export to "
-                                              + out.string() + ": "
-                                              + ec.message());
+  if (!placed)
+    return placed.err();
   return export_result{id,
                        *guest,
-                       out.string(),
+                       target->path().string(),
                        exported->artifact_type,
                        exported->entry_count,
-                       extracted->second,
+                       placed->bytes,
                        record->execution_mode,
                        exported->skipped_count,
                        std::move(exported->skipped)};
 }
+
+namespace {
+
+// One pass over `tar`: the bodies of the `wanted` files, and for wanted
+// names that are hard links, the name they link to.
+status read_members_once(const fs::path& tar,
+                         const std::set<std::string>& wanted,
+                         std::map<std::string, std::string>& bodies,
+                         std::map<std::string, std::string>& links) {
+  sys::unique_fd file{::open(tar.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.get() < 0)
+    return make_error(error_code::internal, "cannot read " + tar.string());
+  wire::tar_reader reader{[&](char* buf, size_t size) -> result<size_t> {
+    auto n = ::read(file.get(), buf, size);
+    if (n < 0)
+      return make_error(error_code::internal, "cannot read " + tar.string());
+    return static_cast<size_t>(n);
+  }};
+  char buf[65536];
+  for (;;) {
+    auto next = reader.next();
+    if (!next)
+      return next.err();
+    if (!*next)
+      return {};
+    auto name = (*next)->name;
+    while (name.rfind("./", 0) == 0)
+      name = name.substr(2);
+    if (wanted.count(name) == 0)
+      continue;
+    if ((*next)->type == '1') {
+      links[name] = (*next)->link;
+      continue;
+    }
+    if ((*next)->type != '0' && (*next)->type != '7')
+      continue;
+    std::string body;
+    for (;;) {
+      auto n = reader.read(buf, sizeof(buf));
+      if (!n)
+        return n.err();
+      if (*n == 0)
+        break;
+      body.append(buf, *n);
+    }
+    bodies[name] = std::move(body);
+  }
+}
+
+} // namespace
 
 result<std::map<std::string, std::string>>
 read_tar_members(const fs::path& tar, const std::set<std::string>& wanted) {
   std::map<std::string, std::string> out;
   if (wanted.empty())
     return out;
-  std::unique_ptr<archive, decltype(&archive_read_free)> a{archive_read_new(),
-                                                           &archive_read_free};
-  archive_read_support_format_tar(a.get());
-  if (archive_read_open_filename(a.get(), tar.c_str(), 65536) != ARCHIVE_OK)
-    return make_error(error_code::internal, "cannot read " + tar.string() + ": "
-                                              + archive_error_string(a.get()));
-  archive_entry* entry = nullptr;
-  while (archive_read_next_header(a.get(), &entry) == ARCHIVE_OK) {
-    std::string name = archive_entry_pathname(entry);
-    while (name.rfind("./", 0) == 0)
-      name = name.substr(2);
-    if (wanted.count(name) == 0 || archive_entry_filetype(entry) != AE_IFREG)
-      continue;
-    std::string body;
-    char buf[65536];
-    for (la_ssize_t n; (n = archive_read_data(a.get(), buf, sizeof(buf))) > 0;)
-      body.append(buf, static_cast<size_t>(n));
-    out[name] = std::move(body);
-  }
+  std::map<std::string, std::string> links;
+  if (auto read = read_members_once(tar, wanted, out, links); !read)
+    return read.err();
+  // A hard link's content is its target's, which an earlier member holds;
+  // one more pass fetches the targets not already read.
+  std::set<std::string> targets;
+  for (const auto& [name, target] : links)
+    if (out.count(target) == 0)
+      targets.insert(target);
+  std::map<std::string, std::string> ignored;
+  if (!targets.empty())
+    if (auto read = read_members_once(tar, targets, out, ignored); !read)
+      return read.err();
+  for (const auto& [name, target] : links)
+    if (auto i = out.find(target); i != out.end())
+      out[name] = i->second;
   return out;
 }
 

@@ -5,13 +5,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/archive/safe_archive.hpp"
+#include "actors/interrupted.hpp"
 #include "actors/journal.hpp"
 #include "actors/teardown.hpp"
 #include "actors/workspace_ops.hpp"
 #include "messages/json_text.hpp"
 #include "messages/sys/atomic_file.hpp"
 #include "messages/sys/clock.hpp"
+#include "messages/sys/owned_temp.hpp"
 
 namespace pyro {
 
@@ -29,9 +30,7 @@ fs::path snapshots_dir(const state_store& store, const std::string& id) {
 result<snapshot_info> capture(agent_link& link, const fs::path& dir,
                               const std::string& name) {
   std::error_code ec;
-  auto staging
-    = dir.parent_path() / ("." + dir.filename().string() + ".partial");
-  fs::remove_all(staging, ec);
+  auto staging = dir.parent_path() / sys::owned_temp_name(partial_prefix);
   fs::create_directories(staging, ec);
   auto exported = link.export_tar("/workspace", staging / "workspace.tar");
   if (!exported)
@@ -51,9 +50,12 @@ result<snapshot_info> capture(agent_link& link, const fs::path& dir,
       !w)
     return w.err();
   fs::rename(staging, dir, ec);
-  if (ec)
+  if (ec) {
+    auto failed = ec.message();
+    fs::remove_all(staging, ec);
     return make_error(error_code::internal,
-                      "cannot store snapshot " + name + ": " + ec.message());
+                      "cannot store snapshot " + name + ": " + failed);
+  }
   return info;
 }
 
@@ -76,10 +78,12 @@ status validate_snapshot_name(const std::string& name) {
 
 result<workspace_record> stop_workspace_now(const state_store& store,
                                             const std::string& id) {
-  auto locked = store.lock_and_load(id);
+  auto locked = lock_settled(store, id);
   if (!locked)
     return locked.err();
   auto* record = &locked->record;
+  if (record->state == "failed")
+    return failed_workspace_error(*record);
   auto backend = backend_of(*record);
   if (!backend)
     return backend.err();
@@ -95,10 +99,12 @@ result<workspace_record> stop_workspace_now(const state_store& store,
 
 result<workspace_record> start_workspace_now(const state_store& store,
                                              const std::string& id) {
-  auto locked = store.lock_and_load(id);
+  auto locked = lock_settled(store, id);
   if (!locked)
     return locked.err();
   auto* record = &locked->record;
+  if (record->state == "failed")
+    return failed_workspace_error(*record);
   auto link = boot_workspace(store, *record);
   if (!link)
     return link.err();
@@ -117,10 +123,12 @@ result<snapshot_info> create_snapshot_now(const state_store& store,
                                           const std::string& name) {
   if (auto valid = validate_snapshot_name(name); !valid)
     return valid.err();
-  auto locked = store.lock_and_load(id);
+  auto locked = lock_settled(store, id);
   if (!locked)
     return locked.err();
   auto* record = &locked->record;
+  if (record->state == "failed")
+    return failed_workspace_error(*record);
   auto dir = snapshots_dir(store, id) / name;
   std::error_code ec;
   if (fs::exists(dir, ec))
@@ -182,13 +190,11 @@ status delete_snapshot_now(const state_store& store, const std::string& id,
   return {};
 }
 
-result<workspace_record> reset_workspace_now(const state_store& store,
-                                             const std::string& id,
-                                             const std::string& snapshot) {
-  auto locked = store.lock_and_load(id);
-  if (!locked)
-    return locked.err();
-  auto* record = &locked->record;
+result<workspace_record> reset_locked(const state_store& store,
+                                      locked_record& locked,
+                                      const std::string& snapshot) {
+  auto* record = &locked.record;
+  const auto& id = record->workspace_id;
   fs::path source;
   if (snapshot.empty() || snapshot == "baseline") {
     source = baseline_dir(store, id) / "workspace.tar";
@@ -202,43 +208,33 @@ result<workspace_record> reset_workspace_now(const state_store& store,
     return make_error(error_code::not_found,
                       "snapshot '" + snapshot + "' does not exist",
                       "`pyro workspace snapshot list " + id + "` shows them");
-  // Unpack the saved tree on the host and re-pack it relative to
-  // /workspace, through the same checks as any import.
-  auto scratch = store.workspace_dir(id) / "tmp";
-  fs::create_directories(scratch, ec);
-  auto unpacked = scratch / "reset-tree";
-  fs::remove_all(unpacked, ec);
-  if (auto extracted = extract_untrusted(source, unpacked); !extracted)
-    return extracted.err();
-  auto tree = unpacked / "workspace";
-  fs::create_directories(tree, ec);
-  auto packed = pack_for_import(tree, scratch / "reset.tar");
-  if (!packed)
-    return packed.err();
-
   auto backend = backend_of(*record);
   if (!backend)
     return backend.err();
+  // Said before the sandbox goes: a reset killed from here on is finished
+  // by the next call that takes the lock.
+  record->state = "resetting";
+  record->reset_from = snapshot.empty() ? "baseline" : snapshot;
+  if (auto saved = store.save(*record); !saved)
+    return saved.err();
   if (auto destroyed = (*backend)->destroy(sandbox_spec_for(store, *record));
       !destroyed)
     return destroyed.err();
-  record->state = "resetting";
-  if (auto saved = store.save(*record); !saved)
-    return saved.err();
   auto link = boot_workspace(store, *record);
   if (!link)
     return link.err();
-  if (packed->entries > 0)
-    if (auto imported = (*link)->import_tar(packed->tar_path, "/workspace");
-        !imported)
-      return imported.err();
-  fs::remove_all(unpacked, ec);
-  fs::remove(packed->tar_path, ec);
+  // The snapshot is what the agent exported of /workspace, byte for byte;
+  // it goes back the same way, its top directory stripped. The agent writes
+  // it without following any link, so every name and link target returns
+  // as it was.
+  if (auto imported = (*link)->import_tar(source, "/workspace", 1); !imported)
+    return imported.err();
   if (auto cleared = journal{store.workspace_dir(id) / "commands"}.clear();
       !cleared)
     return cleared.err();
   record->command_count = 0;
   record->state = "started";
+  record->reset_from.clear();
   record->last_activity_at = sys::unix_now();
   if (auto counted = store.activity_of(id).write({0, record->last_activity_at});
       !counted)
@@ -246,6 +242,17 @@ result<workspace_record> reset_workspace_now(const state_store& store,
   if (auto saved = store.save(*record); !saved)
     return saved.err();
   return *record;
+}
+
+result<workspace_record> reset_workspace_now(const state_store& store,
+                                             const std::string& id,
+                                             const std::string& snapshot) {
+  auto locked = lock_settled(store, id);
+  if (!locked)
+    return locked.err();
+  if (locked->record.state == "failed")
+    return failed_workspace_error(locked->record);
+  return reset_locked(store, *locked, snapshot);
 }
 
 } // namespace pyro

@@ -39,6 +39,12 @@ result<workspace_record> reset_workspace_now(const state_store& store,
                                              const std::string& id,
                                              const std::string& snapshot);
 
+/// The reset itself, for a caller that holds the lock (reset, and the
+/// finishing of a reset that was interrupted).
+result<workspace_record> reset_locked(const state_store& store,
+                                      locked_record& locked,
+                                      const std::string& snapshot);
+
 /// Snapshot names: 1-64 of [A-Za-z0-9._-], not starting with '.';
 /// "baseline" is reserved.
 status validate_snapshot_name(const std::string& name);

@@ -36,8 +36,8 @@ public:
   }
 
   ~teardown_guard() {
-    if (armed_)
-      static_cast<void>(destroy_workspace(store_, id_));
+    if (armed_ && destroy_workspace(store_, id_))
+      store_.remove_lock(id_); // still held by the create
   }
 
   void dismiss() {
@@ -151,6 +151,7 @@ result<workspace_record> create_workspace_now(const state_store& store,
   if (claimed) {
     lock = std::move(claimed->lock);
   } else {
+    store.remove_orphan_locks();
     auto taken = store.lock(id);
     if (!taken)
       return taken.err();
@@ -187,7 +188,7 @@ result<workspace_record> create_workspace_now(const state_store& store,
                     + " entries=" + std::to_string(seed->entries));
     if (auto up = sandbox->ready(); !up)
       return up.err();
-    if (auto imported = sandbox->link->import_tar(seed->tar_path, "/workspace");
+    if (auto imported = sandbox->link->import_tar(seed->tar_path, "/workspace", 0);
         !imported)
       return imported.err();
     fs::remove(seed->tar_path, ec);
@@ -337,6 +338,17 @@ bool sandbox_gone(const state_store& store, const workspace_record& r) {
     return false;
   auto backend = backend_of(r);
   return backend && !(*backend)->running(sandbox_spec_for(store, r));
+}
+
+bool show_if_expired(workspace_record& r) {
+  if (r.expires_at <= 0 || r.expires_at > sys::unix_now()
+      || (r.state != "started" && r.state != "stopped"))
+    return false;
+  r.state = "expired";
+  r.hint = "its TTL ran out; `pyro workspace reap` deletes expired "
+           "workspaces, `pyro workspace update "
+           + r.workspace_id + " --ttl-seconds N` keeps it N more seconds";
+  return true;
 }
 
 bool show_if_gone(const state_store& store, workspace_record& r) {

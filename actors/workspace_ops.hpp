@@ -84,6 +84,10 @@ std::string restart_hint(const std::string& id);
 [[nodiscard]] bool sandbox_gone(const state_store& store,
                                 const workspace_record& record);
 
+/// Shows a record past its expiry as `expired`, with a hint; whether it
+/// did.
+bool show_if_expired(workspace_record& record);
+
 /// For a record shown to a caller (status, list): a started workspace whose
 /// sandbox is gone shows as `agent_gone`, with a hint to start it. Only
 /// the reply changes; the stored record says started until stop or start.

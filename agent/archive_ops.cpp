@@ -1,7 +1,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
-#include <set>
+#include <map>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,6 +13,7 @@
 #include "messages/sys/unique_fd.hpp"
 #include "messages/wire/relative_path.hpp"
 #include "messages/wire/tar.hpp"
+#include "messages/wire/tar_unpack.hpp"
 
 namespace pyro::agent {
 
@@ -23,45 +24,13 @@ namespace {
 constexpr uint64_t default_max_entries = 200000;
 constexpr uint64_t default_max_bytes = uint64_t{8} << 30;
 
+// Imports are staged beside /workspace under this prefix.
+constexpr const char* staging_prefix = ".pyro-staging-";
+
 // How many left-out special files an export header names (all are counted).
 constexpr uint64_t max_skipped_named = 100;
 
 using fd_guard = sys::unique_fd;
-
-error refused(const std::string& name, const std::string& why) {
-  return make_error(error_code::invalid_argument,
-                    "archive entry '" + name + "' refused: " + why,
-                    "nothing was imported");
-}
-
-// Member name -> components; false on absolute names, '..' or nothing.
-bool split_member(const std::string& name, std::vector<std::string>& out) {
-  if (name.empty())
-    return false;
-  auto parts = wire::split_relative(name);
-  if (!parts || parts->empty())
-    return false;
-  out = std::move(*parts);
-  return true;
-}
-
-// Opens (creating) the directories of `parts` below `base`, never through a
-// symlink: the staging tree holds only what this archive put there.
-result<int> make_dirs(int base, const std::vector<std::string>& parts,
-                      size_t count, const std::string& member) {
-  int cur = ::openat(base, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  for (size_t i = 0; i < count; ++i) {
-    ::mkdirat(cur, parts[i].c_str(), 0755);
-    int next = ::openat(cur, parts[i].c_str(),
-                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    ::close(cur);
-    if (next < 0)
-      return refused(member, "its path goes through a non-directory or a "
-                             "symlink");
-    cur = next;
-  }
-  return cur;
-}
 
 // Moves everything in `from` into `to`, merging directories and replacing
 // everything else.
@@ -103,7 +72,35 @@ status merge_into(int from, int to) {
   return {};
 }
 
+// FIFOs and sockets travel in archives; device nodes do not.
+bool is_special(const walk_entry& e) {
+  return S_ISFIFO(e.st_mode) || S_ISSOCK(e.st_mode);
+}
+
+// The name a file with more than one link was first seen under, or "" (and
+// `e` is remembered) when this is the first: later names become hard links.
+std::string first_name(std::map<std::pair<uint64_t, uint64_t>, std::string>& seen,
+                       const walk_entry& e) {
+  if (e.links < 2)
+    return {};
+  auto [it, fresh] = seen.try_emplace({e.device, e.inode}, e.path);
+  return fresh ? std::string{} : it->second;
+}
+
 } // namespace
+
+void remove_import_remains(int root_fd) {
+  fd_guard root{::openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  std::vector<std::string> stale;
+  static_cast<void>(walk_tree(root.get(), "", false,
+                              [&](const walk_entry&, int, const std::string& n) {
+                                if (n.rfind(staging_prefix, 0) == 0)
+                                  stale.push_back(n);
+                                return status{};
+                              }));
+  for (const auto& name : stale)
+    static_cast<void>(remove_tree(root_fd, name));
+}
 
 status op_import(const agent_context& ctx, const json& req, connection& conn) {
   auto fail = [&](error err) -> status {
@@ -118,7 +115,7 @@ status op_import(const agent_context& ctx, const json& req, connection& conn) {
 
   // Stage beside /workspace (same file system, never in a manifest).
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto staging_name = ".pyro-staging-" + std::to_string(rng());
+  auto staging_name = staging_prefix + std::to_string(rng());
   if (::mkdirat(ctx.root_fd, staging_name.c_str(), 0700) != 0)
     return fail(path_error("cannot stage", staging_name, errno));
   fd_guard staging{::openat(ctx.root_fd, staging_name.c_str(),
@@ -146,102 +143,13 @@ status op_import(const agent_context& ctx, const json& req, connection& conn) {
     pending_pos += n;
     return n;
   }};
-  std::set<std::string> seen;
-  uint64_t entries = 0;
-  uint64_t bytes = 0;
-  char buf[1 << 16];
-  for (;;) {
-    auto next = reader.next();
-    if (!next)
-      return discard(next.err());
-    if (!*next)
-      break;
-    const auto& m = **next;
-    std::vector<std::string> parts;
-    if (!split_member(m.name, parts))
-      return discard(refused(m.name, "absolute paths and '..' are not "
-                                     "allowed"));
-    std::string clean;
-    for (const auto& p : parts)
-      clean += (clean.empty() ? "" : "/") + p;
-    if (++entries > max_entries)
-      return discard(make_error(error_code::resource_exhausted,
-                                "the archive has more than "
-                                  + std::to_string(max_entries) + " entries"));
-    if (m.type != '0' && m.type != '7' && m.type != '5' && m.type != '2'
-        && m.type != '1')
-      return discard(refused(clean, "device nodes, FIFOs and other special "
-                                    "files are not allowed"));
-    auto parent = make_dirs(staging.get(), parts, parts.size() - 1, clean);
-    if (!parent)
-      return discard(parent.err());
-    fd_guard dir{*parent};
-    const auto& leaf = parts.back();
-    auto mode = m.mode & 07777;
-    if (m.type == '5') {
-      if (::mkdirat(dir.get(), leaf.c_str(), 0755) != 0 && errno != EEXIST)
-        return discard(path_error("cannot create", clean, errno));
-      ::fchmodat(dir.get(), leaf.c_str(), mode | 0700, 0);
-    } else if (m.type == '2') {
-      if (!wire::link_stays_inside(parts, m.link))
-        return discard(refused(clean, "symlink target '" + m.link
-                                        + "' points outside the archive"));
-      ::unlinkat(dir.get(), leaf.c_str(), 0);
-      if (::symlinkat(m.link.c_str(), dir.get(), leaf.c_str()) != 0)
-        return discard(path_error("cannot create", clean, errno));
-    } else if (m.type == '1') {
-      std::vector<std::string> target;
-      if (!split_member(m.link, target))
-        return discard(refused(clean, "hard link target '" + m.link
-                                        + "' is outside the archive"));
-      std::string target_clean;
-      for (const auto& p : target)
-        target_clean += (target_clean.empty() ? "" : "/") + p;
-      if (seen.count(target_clean) == 0)
-        return discard(refused(clean, "hard link to '" + m.link
-                                        + "', which is not an earlier "
-                                          "entry"));
-      auto tparent = make_dirs(staging.get(), target, target.size() - 1, clean);
-      if (!tparent)
-        return discard(tparent.err());
-      fd_guard tdir{*tparent};
-      ::unlinkat(dir.get(), leaf.c_str(), 0);
-      if (::linkat(tdir.get(), target.back().c_str(), dir.get(), leaf.c_str(),
-                   0)
-          != 0)
-        return discard(path_error("cannot link", clean, errno));
-    } else {
-      bytes += m.size;
-      if (bytes > max_bytes)
-        return discard(make_error(error_code::resource_exhausted,
-                                  "the archive holds more than "
-                                    + std::to_string(max_bytes) + " bytes"));
-      ::unlinkat(dir.get(), leaf.c_str(), 0);
-      fd_guard out{
-        ::openat(dir.get(), leaf.c_str(),
-                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)};
-      if (out.get() < 0)
-        return discard(path_error("cannot create", clean, errno));
-      for (;;) {
-        auto n = reader.read(buf, sizeof(buf));
-        if (!n)
-          return discard(n.err());
-        if (*n == 0)
-          break;
-        size_t done = 0;
-        while (done < *n) {
-          auto w = ::write(out.get(), buf + done, *n - done);
-          if (w < 0 && errno == EINTR)
-            continue;
-          if (w < 0)
-            return discard(path_error("cannot write", clean, errno));
-          done += static_cast<size_t>(w);
-        }
-      }
-      ::fchmod(out.get(), mode);
-    }
-    seen.insert(clean);
-  }
+  wire::unpack_options limits;
+  limits.max_entries = max_entries;
+  limits.max_bytes = max_bytes;
+  limits.strip_components = req.value("strip_components", size_t{0});
+  auto unpacked = wire::unpack_tar(reader, staging.get(), limits);
+  if (!unpacked)
+    return discard(unpacked.err());
   if (auto drained = conn.drain_upload(); !drained)
     return discard(drained.err());
   // Everything checked and staged: only now does the destination change.
@@ -262,7 +170,9 @@ status op_import(const agent_context& ctx, const json& req, connection& conn) {
   if (!merged)
     return merged;
   return conn.reply(
-    json{{"dest", guest_path(*dest)}, {"entries", entries}, {"bytes", bytes}});
+    json{{"dest", guest_path(*dest)},
+         {"entries", unpacked->entries},
+         {"bytes", unpacked->bytes}});
 }
 
 status op_export(const agent_context& ctx, const json& req, connection& conn) {
@@ -286,24 +196,28 @@ status op_export(const agent_context& ctx, const json& req, connection& conn) {
   fd_guard dir{root->type == "directory" ? ::openat(
                  top_fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                                          : -1};
-  // Count first, so the reply header can say what follows. FIFOs, sockets
-  // and device nodes have no place on the host: they are left out, and the
-  // header names them so the caller learns what is missing.
+  // Count first, so the reply header can say what follows. Device nodes
+  // have no place on the host: they are left out, and the header names
+  // them so the caller learns what is missing.
   uint64_t entries = 1;
   uint64_t bytes = root->type == "file" ? root->size : 0;
   uint64_t skipped_count = 0;
   json skipped = json::array();
+  std::map<std::pair<uint64_t, uint64_t>, std::string> counted_links;
   if (dir.get() >= 0) {
-    auto counted = walk_tree(dir.get(), root_name, true,
-                             [&](const walk_entry& e, int, const std::string&) {
-                               if (e.type != "other")
-                                 ++entries;
-                               else if (++skipped_count <= max_skipped_named)
-                                 skipped.push_back(e.path);
-                               if (e.type == "file")
-                                 bytes += e.size;
-                               return status{};
-                             });
+    auto counted = walk_tree(
+      dir.get(), root_name, true,
+      [&](const walk_entry& e, int, const std::string&) {
+        if (e.type == "other" && !is_special(e)) {
+          if (++skipped_count <= max_skipped_named)
+            skipped.push_back(e.path);
+          return status{};
+        }
+        ++entries;
+        if (e.type == "file" && first_name(counted_links, e).empty())
+          bytes += e.size;
+        return status{};
+      });
     if (!counted)
       return counted;
   }
@@ -337,14 +251,21 @@ status op_export(const agent_context& ctx, const json& req, connection& conn) {
     }
     return {};
   };
+  std::map<std::pair<uint64_t, uint64_t>, std::string> written_links;
   auto add
     = [&](const walk_entry& e, int parent, const std::string& name) -> status {
     if (e.type == "directory")
       return tar.add_directory(e.path, e.mode, e.mtime);
     if (e.type == "symlink")
       return tar.add_symlink(e.path, e.link, e.mtime);
-    if (e.type != "file")
-      return {}; // sockets and FIFOs have no portable form; skipped
+    if (e.type == "other") {
+      if (!is_special(e))
+        return {}; // a device node: named in the header, left out
+      auto kind = S_ISFIFO(e.st_mode) ? '6' : wire::socket_type;
+      return tar.add_special(e.path, kind, e.mode, e.mtime);
+    }
+    if (auto first = first_name(written_links, e); !first.empty())
+      return tar.add_hardlink(e.path, first, e.mtime);
     fd_guard f{
       ::openat(parent, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
     if (f.get() < 0)

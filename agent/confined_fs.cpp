@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <climits>
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -97,8 +99,11 @@ result<int> open_beneath(const agent_context& ctx, int dir_fd,
     std::string rel = ".";
     for (const auto& p : parts)
       rel += "/" + p;
-    fd = openat2_beneath(dir_fd, rel, flags, mode);
-    if (fd < 0 && errno == ENOSYS)
+    // A path longer than PATH_MAX is still a valid tree (each component
+    // fits): it is walked component by component instead.
+    fd = rel.size() < PATH_MAX ? openat2_beneath(dir_fd, rel, flags, mode)
+                               : (errno = ENAMETOOLONG, -1);
+    if (fd < 0 && (errno == ENOSYS || errno == ENAMETOOLONG))
       fd = walk_beneath(dir_fd, parts, flags, mode);
   } else {
     fd = walk_beneath(dir_fd, parts, flags, mode);

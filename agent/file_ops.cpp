@@ -12,6 +12,7 @@
 
 #include "agent/confined_fs.hpp"
 #include "agent/fs_walk.hpp"
+#include "messages/wire/byte_names.hpp"
 #include "agent/ops.hpp"
 #include "messages/sys/unique_fd.hpp"
 
@@ -31,9 +32,12 @@ result<std::vector<std::string>> path_of(const json& req) {
 }
 
 json entry_json(const walk_entry& e) {
-  json j{
-    {"path", e.path}, {"type", e.type}, {"mode", e.mode}, {"size", e.size}};
-  j["link_target"] = e.type == "symlink" ? json(e.link) : json(nullptr);
+  json j{{"type", e.type}, {"mode", e.mode}, {"size", e.size}};
+  wire::put_bytes(j, "path", e.path);
+  if (e.type == "symlink")
+    wire::put_bytes(j, "link_target", e.link);
+  else
+    j["link_target"] = nullptr;
   return j;
 }
 

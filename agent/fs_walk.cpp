@@ -53,6 +53,10 @@ result<walk_entry> stat_entry(int dir_fd, const std::string& name,
   e.mode = st.st_mode & 07777;
   e.size = static_cast<uint64_t>(st.st_size);
   e.mtime = static_cast<int64_t>(st.st_mtime);
+  e.st_mode = st.st_mode;
+  e.device = static_cast<uint64_t>(st.st_dev);
+  e.inode = static_cast<uint64_t>(st.st_ino);
+  e.links = static_cast<uint64_t>(st.st_nlink);
   if (S_ISREG(st.st_mode)) {
     e.type = "file";
   } else if (S_ISDIR(st.st_mode)) {

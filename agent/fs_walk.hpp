@@ -17,6 +17,13 @@ struct walk_entry {
   std::string link;
   /// Modification time (seconds since the epoch), carried into exports.
   int64_t mtime = 0;
+  /// The whole st_mode, to tell FIFOs and sockets from devices among
+  /// `other` entries.
+  uint32_t st_mode = 0;
+  /// Identity and link count, so an export writes a hard link once.
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  uint64_t links = 1;
 };
 
 /// Describes `name` in `dir_fd` (empty name: `dir_fd` itself) without

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent/cgroup_tree.hpp"
+#include "agent/ops.hpp"
 #include "agent/process_table.hpp"
 
 namespace pyro::agent {
@@ -127,6 +128,7 @@ status prepare(agent_context& ctx) {
     return make_error(error_code::failed_precondition,
                       "cannot open " + ctx.root
                         + "/workspace: " + std::strerror(errno));
+  remove_import_remains(ctx.root_fd);
   if (ctx.mode == "vm" && ::getpid() == 1)
     // Best effort: without it commands fall back to process groups.
     static_cast<void>(

@@ -10,6 +10,7 @@
 
 #include "agent/cgroup_tree.hpp"
 #include "agent/confined_fs.hpp"
+#include "messages/wire/byte_names.hpp"
 #include "messages/wire/names.hpp"
 
 namespace pyro::agent {
@@ -67,7 +68,7 @@ plan_launch(const agent_context& ctx, const json& req,
       plan->argv.push_back(word.get<std::string>());
     }
   } else if (auto c = req.find("command"); c != req.end() && c->is_string()) {
-    plan->argv = {"/bin/sh", "-c", c->get<std::string>()};
+    plan->argv = {"/bin/sh", "-c", wire::get_bytes(req, "command")};
   } else {
     plan->argv = std::move(shell_default);
   }

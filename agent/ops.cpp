@@ -1,5 +1,7 @@
 #include "agent/ops.hpp"
 
+#include "messages/wire/byte_names.hpp"
+
 #include <cstring>
 #include <map>
 
@@ -21,7 +23,7 @@ result<std::string> string_field(const json& req, const char* key) {
   if (i == req.end() || !i->is_string())
     return make_error(error_code::invalid_argument,
                       std::string{"the request needs a string '"} + key + "'");
-  return i->get<std::string>();
+  return wire::get_bytes(req, key); // a name that is not UTF-8 comes as hex
 }
 
 status op_hello(const agent_context& ctx, const json&, connection& conn) {

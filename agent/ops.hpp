@@ -32,6 +32,10 @@ status op_shutdown(const agent_context&, const nlohmann::json&, connection&);
 status op_secrets_put(const agent_context&, const nlohmann::json&, connection&);
 status op_configure(const agent_context&, const nlohmann::json&, connection&);
 
+/// Removes the staging directories of imports that a killed agent left
+/// beside /workspace; called once at start, before any import runs.
+void remove_import_remains(int root_fd);
+
 /// Every operation by name.
 const std::map<std::string, handler>& operations();
 

@@ -47,6 +47,10 @@ json to_json(const workspace_record& r) {
   };
   if (!r.hint.empty())
     out["hint"] = r.hint;
+  if (!r.reason.empty())
+    out["reason"] = r.reason;
+  if (!r.reset_from.empty())
+    out["reset_from"] = r.reset_from;
   return out;
 }
 
@@ -132,6 +136,8 @@ result<workspace_record> workspace_record_from_json(const json& j) {
   f.optional("expires_at", r.expires_at);
   f.optional("last_activity_at", r.last_activity_at);
   f.optional("state", r.state);
+  f.optional("reason", r.reason);
+  f.optional("reset_from", r.reset_from);
   f.optional("kind", r.kind);
   f.optional("network_policy", r.network_policy);
   f.optional("backend", r.backend);

@@ -49,10 +49,19 @@ struct workspace_record {
   double created_at = 0;
   double expires_at = 0;
   double last_activity_at = 0;
-  /// Stored: creating, started, resetting or stopped. Shown only, never
-  /// stored: unresponsive (the agent does not answer) and agent_gone (the
-  /// sandbox is gone), for a record that says started; see `hint`.
+  /// Stored: creating, started, resetting, stopped or failed (a create
+  /// that was interrupted and rolled back; see `reason`). Shown only, never
+  /// stored: unresponsive (the agent does not answer), agent_gone (the
+  /// sandbox is gone), for a record that says started, and expired (past
+  /// `expires_at`: `reap` deletes it, `update --ttl-seconds` extends it);
+  /// see `hint`.
   std::string state = "started";
+  /// Why a workspace is `failed`; empty (and left out of the JSON)
+  /// otherwise.
+  std::string reason;
+  /// While `resetting`: the snapshot being restored, so that a reset killed
+  /// half-way is finished by the next call; empty otherwise.
+  std::string reset_from;
   /// workspace, or vm for the one-shot `vm_*` sandboxes (hidden from
   /// `workspace list`).
   std::string kind = "workspace";
@@ -96,6 +105,10 @@ struct workspace_update {
   std::string name;
   std::map<std::string, std::string> labels;
   std::vector<std::string> clear_labels;
+  /// A new TTL counted from now (0: never expires), which also brings an
+  /// expired workspace back.
+  bool set_ttl = false;
+  int64_t ttl_seconds = 0;
 };
 
 /// Checks a label key: 1-63 of [A-Za-z0-9._-], starting alphanumeric.
@@ -117,14 +130,15 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, workspace_record& x) {
   return f(x.schema_version, x.workspace_id, x.name, x.labels, x.environment,
            x.vcpu_count, x.mem_mib, x.disk_mib, x.disk_limited, x.ttl_seconds,
-           x.created_at, x.expires_at, x.last_activity_at, x.state, x.network_policy, x.backend,
+           x.created_at, x.expires_at, x.last_activity_at, x.state, x.reason, x.reset_from, x.network_policy, x.backend,
            x.execution_mode, x.seed, x.command_count, x.secrets, x.kind,
            x.service_counts, x.hint);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, workspace_update& x) {
-  return f(x.set_name, x.name, x.labels, x.clear_labels);
+  return f(x.set_name, x.name, x.labels, x.clear_labels, x.set_ttl,
+           x.ttl_seconds);
 }
 
 template <class Inspector>

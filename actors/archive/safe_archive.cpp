@@ -1,6 +1,8 @@
 #include "actors/archive/safe_archive.hpp"
 
+#include "messages/sys/unique_fd.hpp"
 #include "messages/wire/relative_path.hpp"
+#include "messages/wire/tar.hpp"
 
 #include <memory>
 #include <set>
@@ -8,7 +10,12 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace pyro {
 
@@ -43,9 +50,7 @@ error refused(const std::string& entry, const std::string& why) {
 // when the export ran as root); sticky has no use on files a user owns and
 // is dropped with them. Group and other write are dropped as a umask of 022
 // would: a workload must not make a host file others can change.
-mode_t host_perm(mode_t perm) {
-  return perm & 0755;
-}
+constexpr uint32_t host_perm_mask = 0755;
 
 error archive_failure(archive* a, const std::string& what) {
   const char* msg = archive_error_string(a);
@@ -109,6 +114,9 @@ result<packed_archive> pack_for_import(const fs::path& source,
   }
   writer_ptr w{archive_write_new(), &archive_write_free};
   archive_write_set_format_pax_restricted(w.get());
+  // Names are bytes: written as they are, never translated through the
+  // locale (which fails on anything outside ASCII in the C locale).
+  archive_write_set_options(w.get(), "hdrcharset=BINARY");
   if (archive_write_open_filename(w.get(), out.c_str()) != ARCHIVE_OK)
     return archive_failure(w.get(), "cannot write " + out.string());
 
@@ -209,104 +217,36 @@ result<packed_archive> pack_for_import(const fs::path& source,
   return result_info;
 }
 
-result<std::pair<uint64_t, uint64_t>>
-extract_untrusted(const fs::path& tar, const fs::path& dest,
-                  const archive_limits& limits) {
-  std::error_code ec;
-  if (fs::exists(fs::symlink_status(dest, ec)))
-    return make_error(error_code::already_exists,
-                      dest.string() + " already exists",
-                      "choose another output path or remove it first");
-  // Re-validate (and normalise) with the import rules first.
-  auto checked_path
-    = dest.parent_path() / ("." + dest.filename().string() + ".checked.tar");
-  auto checked = pack_for_import(tar, checked_path, limits);
-  if (!checked) {
-    auto err = checked.err();
-    err.hint = "the sandbox sent it; nothing was written to " + dest.string();
+result<wire::unpack_totals> extract_untrusted(const fs::path& tar, int dest_fd,
+                                             const archive_limits& limits) {
+  sys::unique_fd file{::open(tar.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.get() < 0)
+    return make_error(error_code::internal,
+                      "cannot read " + tar.string() + ": "
+                        + std::strerror(errno));
+  wire::tar_reader reader{[&](char* buf, size_t size) -> result<size_t> {
+    for (;;) {
+      auto n = ::read(file.get(), buf, size);
+      if (n >= 0)
+        return static_cast<size_t>(n);
+      if (errno != EINTR)
+        return make_error(error_code::internal,
+                          "cannot read " + tar.string() + ": "
+                            + std::strerror(errno));
+    }
+  }};
+  wire::unpack_options options;
+  options.perm_mask = host_perm_mask;
+  options.max_entries = limits.max_entries;
+  options.max_bytes = limits.max_bytes;
+  auto unpacked = wire::unpack_tar(reader, dest_fd, options);
+  if (!unpacked) {
+    auto err = unpacked.err();
+    if (err.hint.empty() || err.hint == "nothing was written")
+      err.hint = "the sandbox sent it; nothing was written to the output";
     return err;
   }
-  auto staging
-    = dest.parent_path() / ("." + dest.filename().string() + ".partial");
-  fs::remove_all(staging, ec);
-  fs::create_directories(staging, ec);
-  auto cleanup = [&] {
-    fs::remove_all(staging, ec);
-    fs::remove(checked_path, ec);
-  };
-  reader_ptr in{archive_read_new(), &archive_read_free};
-  archive_read_support_format_tar(in.get());
-  writer_ptr out{archive_write_disk_new(), &archive_write_free};
-  // No ARCHIVE_EXTRACT_OWNER: everything belongs to whoever runs the export,
-  // never to the ids in the archive. PERM writes the bits host_perm() left
-  // exactly (no umask in between); TIME sets modification times, those of
-  // directories at close, after their contents were written.
-  archive_write_disk_set_options(out.get(),
-                                 ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME
-                                   | ARCHIVE_EXTRACT_SECURE_SYMLINKS
-                                   | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
-  // Names were validated as relative above and are prefixed with the
-  // staging directory below, so absolute paths are expected here.
-  if (archive_read_open_filename(in.get(), checked_path.c_str(), 65536)
-      != ARCHIVE_OK) {
-    auto err = archive_failure(in.get(), "cannot read " + tar.string());
-    cleanup();
-    return err;
-  }
-  uint64_t bytes = 0;
-  for (;;) {
-    archive_entry* entry = nullptr;
-    int rc = archive_read_next_header(in.get(), &entry);
-    if (rc == ARCHIVE_EOF)
-      break;
-    if (rc < ARCHIVE_WARN) {
-      auto err = archive_failure(in.get(), "cannot read " + tar.string());
-      cleanup();
-      return err;
-    }
-    auto rel = std::string{archive_entry_pathname(entry)};
-    archive_entry_set_pathname(entry, (staging / rel).c_str());
-    archive_entry_set_perm(entry, host_perm(archive_entry_perm(entry)));
-    if (const char* hard = archive_entry_hardlink(entry))
-      archive_entry_set_hardlink(entry, (staging / hard).c_str());
-    if (archive_write_header(out.get(), entry) != ARCHIVE_OK) {
-      auto err = archive_failure(out.get(), "cannot create " + rel);
-      cleanup();
-      return err;
-    }
-    const void* block = nullptr;
-    size_t size = 0;
-    la_int64_t offset = 0;
-    while ((rc = archive_read_data_block(in.get(), &block, &size, &offset))
-           == ARCHIVE_OK) {
-      if (archive_write_data_block(out.get(), block, size, offset)
-          != ARCHIVE_OK) {
-        auto err = archive_failure(out.get(), "cannot write " + rel);
-        cleanup();
-        return err;
-      }
-      bytes += size;
-    }
-    if (rc != ARCHIVE_EOF) {
-      auto err = archive_failure(in.get(), "cannot read " + rel);
-      cleanup();
-      return err;
-    }
-  }
-  if (archive_write_close(out.get()) != ARCHIVE_OK) {
-    auto err = archive_failure(out.get(), "cannot finish " + dest.string());
-    cleanup();
-    return err;
-  }
-  fs::rename(staging, dest, ec);
-  fs::remove(checked_path, ec);
-  if (ec) {
-    cleanup();
-    return make_error(error_code::internal, "cannot move the export to "
-                                              + dest.string() + ": "
-                                              + ec.message());
-  }
-  return std::pair<uint64_t, uint64_t>{checked->entries, bytes};
+  return unpacked;
 }
 
 } // namespace pyro

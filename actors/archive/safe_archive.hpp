@@ -5,6 +5,7 @@
 #include <string>
 
 #include "messages/error.hpp"
+#include "messages/wire/tar_unpack.hpp"
 
 namespace pyro {
 
@@ -34,18 +35,16 @@ result<packed_archive> pack_for_import(const std::filesystem::path& source,
                                        const std::filesystem::path& out,
                                        const archive_limits& limits = {});
 
-/// Extracts a tar that came from a sandbox (untrusted) into `dest`, which
-/// must not exist: entries are checked as for import (device nodes, FIFOs
-/// and sockets refuse the whole archive), extracted into a staging
-/// directory beside `dest`, which is renamed into place only when
-/// everything succeeded. What lands is plain: owned by the calling process,
-/// no setuid, setgid or sticky bit, no group or other write, modification
-/// times as in the archive. Returns the number of entries and bytes
-/// written.
-result<std::pair<uint64_t, uint64_t>>
-extract_untrusted(const std::filesystem::path& tar,
-                  const std::filesystem::path& dest,
-                  const archive_limits& limits = {});
+/// Writes a tar that came from a sandbox (untrusted) into the directory
+/// `dest_fd`, which the caller made empty for it: names are bytes and link
+/// targets are kept as they are, nothing is written through a symlink,
+/// device nodes are refused. What lands is plain: owned by the calling
+/// process, no setuid, setgid or sticky bit, no group or other write,
+/// modification times as in the archive. On failure the caller removes
+/// the directory.
+result<wire::unpack_totals> extract_untrusted(const std::filesystem::path& tar,
+                                             int dest_fd,
+                                             const archive_limits& limits = {});
 
 /// Whether a member name, normalised, stays below the archive root.
 [[nodiscard]] bool safe_member_name(const std::string& name);

@@ -407,11 +407,11 @@ std::vector<operation> build() {
        workspace_full_profile,
        read_only(),
        "VM lifecycle"});
-  add({{},
+  add({"workspace reap",
        "vm_reap_expired",
        "reap_expired",
        "Delete every VM and workspace whose TTL has expired.",
-       {},
+       "pyro workspace reap --json",
        {},
        workspace_full_profile,
        destructive(),
@@ -464,16 +464,19 @@ std::vector<operation> build() {
   add({"workspace update",
        "workspace_update",
        "update_workspace",
-       "Rename a workspace or change its labels.",
+       "Rename a workspace, change its labels or give it a new TTL "
+       "counted from now (which brings an expired workspace back).",
        "pyro workspace update WS --name fix --label owner=me "
-       "--clear-label issue",
+       "--clear-label issue --ttl-seconds 3600",
        {workspace_id(), opt("name", vt::string, {}, "New name."),
         with_flag(opt("labels", vt::string_map, {},
                       "Labels to set, as K=V (repeatable)."),
                   "--label"),
         with_flag(opt("clear_labels", vt::string_list, {},
                       "Label keys to remove (repeatable)."),
-                  "--clear-label")},
+                  "--clear-label"),
+        opt("ttl_seconds", vt::integer, {},
+            "New TTL in seconds, counted from now (0 = never expires).")},
        core_and_full,
        idempotent_mutation(),
        "workspace update"});
@@ -482,8 +485,9 @@ std::vector<operation> build() {
        "status_workspace",
        "Show a workspace's record: state, expiry, counts, seed. A started "
        "workspace whose agent does not answer shows as unresponsive, one "
-       "whose sandbox is gone as agent_gone, each with a hint saying what "
-       "to do.",
+       "whose sandbox is gone as agent_gone, one past its TTL as expired, "
+       "and a create that was interrupted as failed with its reason; each "
+       "with a hint saying what to do.",
        "pyro workspace status WS --json",
        {workspace_id()},
        core_and_full,

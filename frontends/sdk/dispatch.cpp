@@ -170,6 +170,10 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        change.labels = a.value("labels", std::map<std::string, std::string>{});
        change.clear_labels
          = a.value("clear_labels", std::vector<std::string>{});
+       if (auto i = a.find("ttl_seconds"); i != a.end() && i->is_number()) {
+         change.set_ttl = true;
+         change.ttl_seconds = i->get<int64_t>();
+       }
        return as_json(sdk.update_workspace(a.at("workspace_id"), change));
      }},
     {"create_workspace",

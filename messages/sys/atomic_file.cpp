@@ -1,5 +1,6 @@
 #include "messages/sys/atomic_file.hpp"
 
+#include "messages/sys/owned_temp.hpp"
 #include "messages/sys/unique_fd.hpp"
 
 #include <cerrno>
@@ -118,17 +119,7 @@ status write_file_atomic_unsynced(const std::filesystem::path& path,
 }
 
 void remove_stale_temp_files(const std::filesystem::path& path) {
-  auto prefix = path.filename().string() + ".tmp.";
-  std::error_code ec;
-  for (const auto& dirent :
-       std::filesystem::directory_iterator(path.parent_path(), ec)) {
-    auto name = dirent.path().filename().string();
-    if (name.rfind(prefix, 0) != 0)
-      continue;
-    auto pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
-    if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH))
-      std::filesystem::remove(dirent.path(), ec);
-  }
+  remove_dead_temps(path.parent_path(), path.filename().string() + ".tmp.");
 }
 
 result<std::string> read_file(const std::filesystem::path& path) {

@@ -20,7 +20,9 @@ public:
   ~file_lock();
 
   /// Takes the lock, creating the file and its parents, waiting at most
-  /// `timeout` for another holder; `deadline_exceeded` after that.
+  /// `timeout` for another holder; `deadline_exceeded` after that. A holder
+  /// may unlink the file before it lets go (its workspace is gone): a lock
+  /// won on a file no longer at `path` is dropped and taken again there.
   static result<file_lock> acquire(const std::filesystem::path& path,
                                    std::chrono::milliseconds timeout);
 

@@ -92,6 +92,8 @@ status tar_writer::header(const tar_member& m) {
     pax += pax_record("linkpath", m.link);
   if (m.size >= (uint64_t{1} << 33))
     pax += pax_record("size", std::to_string(m.size));
+  if (m.type == socket_type)
+    pax += pax_record("SCHILY.filetype", "socket");
   if (!pax.empty()) {
     header_block x{};
     put_string(x, 0, 100, "PaxHeader");
@@ -114,7 +116,7 @@ status tar_writer::header(const tar_member& m) {
   put_octal(h, 116, 8, 0);
   put_octal(h, 124, 12, m.size < (uint64_t{1} << 33) ? m.size : 0);
   put_octal(h, 136, 12, static_cast<uint64_t>(std::max<int64_t>(0, m.mtime)));
-  h[156] = m.type;
+  h[156] = m.type == socket_type ? '6' : m.type;
   put_string(h, 157, 100, m.link.substr(0, 99));
   put_string(h, 257, 6, "ustar");
   put_string(h, 263, 2, "00");
@@ -149,6 +151,23 @@ status tar_writer::add_symlink(const std::string& name,
   if (auto ok = pad_file(); !ok)
     return ok;
   return header({name, '2', 0777, 0, target, mtime});
+}
+
+status tar_writer::add_hardlink(const std::string& name,
+                                const std::string& target, int64_t mtime) {
+  if (auto ok = pad_file(); !ok)
+    return ok;
+  return header({name, '1', 0644, 0, target, mtime});
+}
+
+status tar_writer::add_special(const std::string& name, char type,
+                               uint32_t mode, int64_t mtime) {
+  if (type != '6' && type != socket_type)
+    return make_error(error_code::internal,
+                      "a tar special member is a FIFO or a socket");
+  if (auto ok = pad_file(); !ok)
+    return ok;
+  return header({name, type, mode, 0, {}, mtime});
 }
 
 status tar_writer::begin_file(const std::string& name, uint32_t mode,
@@ -213,6 +232,7 @@ result<std::optional<tar_member>> tar_reader::next() {
   std::optional<std::string> long_name;
   std::optional<std::string> long_link;
   std::optional<uint64_t> pax_size;
+  bool pax_socket = false;
   for (;;) {
     header_block h;
     auto n = in_(h.data(), 1);
@@ -287,6 +307,8 @@ result<std::optional<tar_member>> tar_reader::next() {
             long_link = value;
           else if (key == "size")
             pax_size = std::strtoull(value.c_str(), nullptr, 10);
+          else if (key == "SCHILY.filetype")
+            pax_socket = value == "socket";
         }
         pos += len;
       }
@@ -298,8 +320,12 @@ result<std::optional<tar_member>> tar_reader::next() {
       m.link = *long_link;
     if (pax_size)
       m.size = *pax_size;
-    if (m.type != '0' && m.type != '7')
-      m.size = m.type == '5' || m.type == '2' || m.type == '1' ? 0 : m.size;
+    if (pax_socket && m.type == '6')
+      m.type = socket_type;
+    // Only files carry data; a size on anything else is ignored, as tar does.
+    if (m.type == '5' || m.type == '2' || m.type == '1' || m.type == '6'
+        || m.type == socket_type)
+      m.size = 0;
     data_left_ = m.size;
     pad_left_ = (block - m.size % block) % block;
     return std::optional<tar_member>{std::move(m)};

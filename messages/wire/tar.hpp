@@ -16,10 +16,15 @@
 
 namespace pyro::wire {
 
+/// Tar has no socket type: a socket travels as a FIFO whose pax header says
+/// `SCHILY.filetype=socket` (star's convention), and reads back as this.
+constexpr char socket_type = 's';
+
 struct tar_member {
   std::string name;
-  /// '0' file, '5' directory, '2' symlink, '1' hard link; others are passed
-  /// through for the caller to refuse.
+  /// '0' file, '5' directory, '2' symlink, '1' hard link, '6' FIFO, and
+  /// socket_type for a socket; others are passed through for the caller to
+  /// refuse.
   char type = '0';
   uint32_t mode = 0644;
   uint64_t size = 0;
@@ -36,6 +41,12 @@ public:
 
   status add_directory(const std::string& name, uint32_t mode, int64_t mtime);
   status add_symlink(const std::string& name, const std::string& target,
+                     int64_t mtime);
+  /// A second name for the file an earlier member `target` wrote.
+  status add_hardlink(const std::string& name, const std::string& target,
+                      int64_t mtime);
+  /// A FIFO ('6') or a socket (socket_type): a name and a mode, no data.
+  status add_special(const std::string& name, char type, uint32_t mode,
                      int64_t mtime);
 
   /// Starts a file of exactly `size` bytes; then `write` them all.

@@ -45,9 +45,11 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   auto exported
     = pyro_json({"workspace", "export", id, "d", "--output", dest.string()});
   INFO(exported.dump());
-  CHECK(exported["skipped_count"] == 1);
-  CHECK(exported["skipped"] == json::array({"d/pipe"}));
-  CHECK_FALSE(fs::exists(fs::symlink_status(dest / "pipe")));
+  // A FIFO is harmless on the host and comes out as one; only device
+  // nodes (which a sandbox cannot make) would be left out.
+  CHECK(exported["skipped_count"] == 0);
+  CHECK(fs::is_fifo(fs::symlink_status(dest / "pipe")));
+  CHECK((stat_of(dest / "pipe").st_mode & 07777) == 0644);
 
   auto tool = stat_of(dest / "tool");
   CHECK((tool.st_mode & 07777) == 0755);

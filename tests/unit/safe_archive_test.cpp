@@ -4,10 +4,12 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "actors/archive/safe_archive.hpp"
+#include "messages/sys/unique_fd.hpp"
 #include "temp_dir.hpp"
 
 using namespace pyro;
@@ -212,42 +214,62 @@ TEST_CASE("missing sources and non-archives are clear errors", "[archive]") {
   CHECK_FALSE(safe_member_name("./"));
 }
 
-TEST_CASE("untrusted tars extract all or nothing, never over existing "
-          "output",
+namespace {
+
+// Extracts into a fresh directory `dest`, as an export does.
+result<wire::unpack_totals> extract_to(const fs::path& tar,
+                                       const fs::path& dest) {
+  fs::create_directories(dest);
+  sys::unique_fd fd{::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  REQUIRE(fd.get() >= 0);
+  return extract_untrusted(tar, fd.get());
+}
+
+} // namespace
+
+TEST_CASE("untrusted tars keep every link target and write nothing through "
+          "a link",
           "[archive][export]") {
   test::temp_dir dir;
   auto in = dir.path() / "in.tar";
   write_archive(in,
                 {{"d/", AE_IFDIR, "", ""},
                  {"d/f.txt", AE_IFREG, "data", ""},
-                 {"d/l", AE_IFLNK, "", "f.txt"}},
+                 {"d/l", AE_IFLNK, "", "f.txt"},
+                 {"d/abs", AE_IFLNK, "", "/usr/lib/python3"},
+                 {"d/up", AE_IFLNK, "", "../../../etc"},
+                 {"d/hard", AE_IFREG, "", "d/f.txt"},
+                 {"d/pipe", AE_IFIFO, "", ""}},
                 false);
   auto dest = dir.path() / "out";
-  auto got = extract_untrusted(in, dest);
+  auto got = extract_to(in, dest);
   INFO((got ? std::string{} : to_string(got.err())));
   REQUIRE(got);
-  CHECK(got->first == 3);
-  CHECK(got->second == 4);
+  CHECK(got->entries == 7);
+  CHECK(got->bytes == 4);
   std::ifstream f{dest / "d" / "f.txt"};
   std::string text{std::istreambuf_iterator<char>{f}, {}};
   CHECK(text == "data");
   CHECK(fs::read_symlink(dest / "d" / "l") == "f.txt");
+  // Links are data: what the workspace made comes back as it was.
+  CHECK(fs::read_symlink(dest / "d" / "abs") == "/usr/lib/python3");
+  CHECK(fs::read_symlink(dest / "d" / "up") == "../../../etc");
+  CHECK(fs::equivalent(dest / "d" / "hard", dest / "d" / "f.txt"));
+  CHECK(fs::is_fifo(fs::symlink_status(dest / "d" / "pipe")));
 
-  auto again = extract_untrusted(in, dest);
-  REQUIRE_FALSE(again);
-  CHECK(again.err().code == error_code::already_exists);
-
+  // A member below a link would be written wherever the link points.
+  auto outside = dir.path() / "outside";
+  fs::create_directories(outside);
   auto evil = dir.path() / "evil.tar";
-  write_archive(
-    evil,
-    {{"ok.txt", AE_IFREG, "fine", ""}, {"x", AE_IFLNK, "", "../../../etc"}},
-    false);
-  auto refused_dest = dir.path() / "refused";
-  auto refused = extract_untrusted(evil, refused_dest);
+  write_archive(evil,
+                {{"ok.txt", AE_IFREG, "fine", ""},
+                 {"x", AE_IFLNK, "", outside.string()},
+                 {"x/planted", AE_IFREG, "gotcha", ""}},
+                false);
+  auto refused = extract_to(evil, dir.path() / "refused");
   REQUIRE_FALSE(refused);
-  CHECK_FALSE(fs::exists(refused_dest));
-  for (const auto& e : fs::directory_iterator(dir.path()))
-    CHECK(e.path().filename().string().find("partial") == std::string::npos);
+  CHECK_THAT(refused.err().message, Catch::Contains("x/planted"));
+  CHECK_FALSE(fs::exists(outside / "planted"));
 }
 
 TEST_CASE("untrusted tars extract as plain files of the caller's",
@@ -264,7 +286,7 @@ TEST_CASE("untrusted tars extract as plain files of the caller's",
                  {"d/private", AE_IFREG, "x", "", 0600, t + 4}},
                 false);
   auto dest = dir.path() / "out";
-  auto got = extract_untrusted(in, dest);
+  auto got = extract_to(in, dest);
   INFO((got ? std::string{} : to_string(got.err())));
   REQUIRE(got);
   auto check = [&](const char* name, mode_t perm, time_t mtime) {
@@ -285,24 +307,44 @@ TEST_CASE("untrusted tars extract as plain files of the caller's",
   check("d", 0755, t - 100);
 }
 
-TEST_CASE("a device node or FIFO from a sandbox extracts nothing",
+TEST_CASE("a device node from a sandbox is refused by name",
           "[archive][export][content]") {
   test::temp_dir dir;
-  for (mode_t type : {AE_IFCHR, AE_IFBLK, AE_IFIFO}) {
+  for (mode_t type : {AE_IFCHR, AE_IFBLK}) {
     INFO(type);
     auto in = dir.path() / "in.tar";
     write_archive(
       in, {{"fine.txt", AE_IFREG, "fine", ""}, {"node", type, "", ""}}, false);
-    auto dest = dir.path() / "out";
-    auto got = extract_untrusted(in, dest);
+    auto got = extract_to(in, dir.path() / "out");
     REQUIRE_FALSE(got);
     CHECK(got.err().code == error_code::invalid_argument);
     CHECK_THAT(got.err().message, Catch::Contains("'node'"));
     // The hint is about this export, not an import.
-    CHECK_THAT(got.err().hint,
-               Catch::Contains("nothing was written to " + dest.string()));
-    CHECK_FALSE(fs::exists(dest));
-    for (const auto& e : fs::directory_iterator(dir.path()))
-      CHECK(e.path() == in);
+    CHECK_THAT(got.err().hint, Catch::Contains("the sandbox sent it"));
+    fs::remove_all(dir.path() / "out");
+  }
+}
+
+TEST_CASE("names are bytes through import packing", "[archive][content]") {
+  test::temp_dir dir;
+  auto src = dir.path() / "src";
+  // UTF-8, Latin-1 and bytes that are no encoding at all.
+  std::vector<std::string> names{"h\xc3\xa9llo.txt", "caf\xe9", "\xff\xfe",
+                                 std::string(200, 'n') + "\xe9"};
+  for (const auto& n : names) {
+    fs::create_directories(src);
+    std::ofstream{src / n} << n;
+  }
+  auto packed = pack_for_import(src, dir.path() / "seed.tar");
+  INFO((packed ? std::string{} : to_string(packed.err())));
+  REQUIRE(packed);
+  CHECK(packed->entries == names.size());
+  auto dest = dir.path() / "back";
+  auto got = extract_to(dir.path() / "seed.tar", dest);
+  REQUIRE(got);
+  for (const auto& n : names) {
+    std::ifstream f{dest / n};
+    std::string text{std::istreambuf_iterator<char>{f}, {}};
+    CHECK(text == n);
   }
 }

@@ -119,6 +119,14 @@ result<claim_ticket> sandbox_backend::claim(const sandbox_spec& spec) {
 }
 
 status sandbox_backend::launch(const sandbox_spec& spec, bool park) {
+  // One sandbox per workspace, ever: an earlier launch killed half-way may
+  // have left a PID 1 that no pid file names (so `running` said no). It and
+  // everything it started live in the workspace's cgroup, and go before a
+  // new sandbox shares their layers.
+  for (const auto& previous : {recorded_cgroup(spec), spec.workspace_id}) {
+    kill_cgroups(previous);
+    remove_cgroups(previous);
+  }
   if (auto prepared = prepare(spec); !prepared)
     return prepared.err();
   auto helper = sandbox_helper_binary();

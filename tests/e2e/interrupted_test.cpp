@@ -1,0 +1,132 @@
+// Mutations are all or nothing under kill -9: a create that dies is rolled
+// back and says so, a reset that dies is finished by the next call, and
+// neither leaves a process, cgroup or lock file behind.
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "leak_check.hpp"
+#include "sandbox_fixture.hpp"
+
+using namespace pyro;
+using nlohmann::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+json record_of(const test::sandbox_fixture& f, const std::string& id) {
+  return f.pyro_json({"workspace", "status", id});
+}
+
+std::vector<std::string> workspace_ids(const test::sandbox_fixture& f) {
+  std::vector<std::string> out;
+  auto listed = f.pyro_json({"workspace", "list"});
+  for (const auto& w : listed["workspaces"])
+    out.push_back(w["workspace_id"].get<std::string>());
+  return out;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "a create left half-made is rolled back and reported failed",
+                 "[e2e][interrupted]") {
+  auto id = create();
+  auto agent_pid = test::sandbox_pids(*this, id);
+  REQUIRE_FALSE(agent_pid.empty());
+  // What a create killed after its sandbox started leaves: the create-time
+  // record and no durable one.
+  auto dir = workspace_dir(id);
+  auto record = json::parse(std::ifstream{dir / "workspace.json"});
+  record["state"] = "creating";
+  std::ofstream{dir / "creating.json"} << record.dump();
+  fs::remove(dir / "workspace.json");
+
+  auto status = record_of(*this, id);
+  CHECK(status["state"] == "failed");
+  CHECK_THAT(status["reason"].get<std::string>(),
+             Catch::Contains("interrupted"));
+  // Rolled back: its sandbox is gone.
+  CHECK(test::sandbox_pids(*this, id).empty());
+  auto started = pyro({"workspace", "start", id});
+  CHECK(started.exit_code != 0);
+  CHECK_THAT(started.err, Catch::Contains("failed"));
+  pyro_json({"workspace", "delete", id});
+  CHECK(test::leaks(*this, id).empty());
+}
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "creates killed at random instants leave a usable or a "
+                 "failed workspace, and delete leaves nothing",
+                 "[e2e][interrupted]") {
+  test::temp_dir host;
+  auto seed = host.path() / "seed";
+  for (int d = 0; d < 40; ++d) {
+    fs::create_directories(seed / std::to_string(d));
+    for (int f = 0; f < 50; ++f)
+      std::ofstream{seed / std::to_string(d) / std::to_string(f)}
+        << std::string(4096, static_cast<char>('a' + f % 26));
+  }
+  std::mt19937_64 rng{std::random_device{}()};
+  int failed = 0;
+  for (int trial = 0; trial < 7; ++trial) {
+    auto delay = std::chrono::milliseconds{20 + rng() % 600};
+    INFO("trial " << trial << " killed after " << delay.count() << " ms");
+    test::kill_after(*this,
+                     {"workspace", "create", "busybox", "--seed-path",
+                      seed.string()},
+                     delay);
+    for (const auto& id : workspace_ids(*this)) {
+      auto status = record_of(*this, id);
+      auto state = status["state"].get<std::string>();
+      INFO(status.dump());
+      CHECK((state == "started" || state == "failed"));
+      if (state == "started") {
+        // Whole: seeded and with its baseline.
+        CHECK(out(id, "ls 39 | wc -l") == "50\n");
+        CHECK(pyro_json({"workspace", "diff", id})["changed"] == false);
+      } else {
+        ++failed;
+        CHECK(pyro({"workspace", "start", id}).exit_code != 0);
+      }
+      pyro_json({"workspace", "delete", id});
+      CHECK(test::leaks(*this, id).empty());
+    }
+  }
+  WARN(failed << " of 7 killed creates were rolled back");
+  CHECK(test::home_leftovers(*this).empty());
+}
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "a reset killed at random instants is finished by the next "
+                 "call",
+                 "[e2e][interrupted]") {
+  auto id = create();
+  out(id, "echo saved > f");
+  pyro_json({"workspace", "snapshot", "create", id, "s1"});
+  std::mt19937_64 rng{std::random_device{}()};
+  for (int trial = 0; trial < 5; ++trial) {
+    out(id, "echo changed > f && touch extra");
+    auto delay = std::chrono::milliseconds{5 + rng() % 150};
+    INFO("trial " << trial << " killed after " << delay.count() << " ms");
+    test::kill_after(*this, {"workspace", "reset", id, "--snapshot", "s1"},
+                     delay);
+    auto status = record_of(*this, id);
+    INFO(status.dump());
+    auto state = status["state"].get<std::string>();
+    if (state == "started" && out(id, "cat f") == "changed\n")
+      continue; // killed before the reset began: the old tree, whole
+    CHECK(state == "started");
+    CHECK(out(id, "cat f") == "saved\n");
+    CHECK(out(id, "ls extra 2>/dev/null; true").empty());
+  }
+  pyro_json({"workspace", "delete", id});
+  CHECK(test::leaks(*this, id).empty());
+}
