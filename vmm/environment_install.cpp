@@ -166,9 +166,7 @@ json to_json(const install_info& i) {
 
 result<install_info> inspect_environment(std::string_view name) {
   if (find_environment(name) == nullptr)
-    return make_error(error_code::not_found,
-                      "unknown environment '" + std::string{name} + "'",
-                      "`pyro env list` shows the catalog");
+    return unknown_environment(name);
   return read_info(name);
 }
 
@@ -180,9 +178,7 @@ result<install_info> pull_environment(std::string_view name,
       || (vm == vm_images_policy::host_default && vm_images_wanted());
   const auto* spec = find_environment(name);
   if (spec == nullptr)
-    return make_error(error_code::not_found,
-                      "unknown environment '" + std::string{name} + "'",
-                      "`pyro env list` shows the catalog");
+    return unknown_environment(name);
   auto say = [&](const std::string& line) {
     if (progress)
       progress(line);

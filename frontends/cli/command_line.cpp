@@ -77,6 +77,17 @@ CLI::App& group_for(CLI::App& root, const std::vector<std::string>& words,
   return *app;
 }
 
+// The exit codes as the error table has them, for --help.
+std::string exit_code_list() {
+  std::string out = "Exit codes (the same for an error in every command): "
+                    "0 ok";
+  for (const auto& row : error_table())
+    out += ", " + std::to_string(row.exit_code) + " " + std::string{row.name};
+  return out
+         + "; `run` and `workspace exec` pass the command's own status "
+           "on (124 when it timed out) unless --json is given.";
+}
+
 void set_up_logging(bool verbose) {
   auto logger = spdlog::stderr_color_mt("pyro");
   logger->set_pattern("[%H:%M:%S.%e] [%l] %v");
@@ -144,10 +155,8 @@ int run(int argc, char** argv) {
              "  pyro env list\n"
              "  pyro workspace create debian:12 --seed-path ./repo\n"
              "  pyro workspace exec WS -- make test\n"
-             "Every command prints JSON with --json. Exit codes: 0 ok, "
-             "2 invalid_argument, 3 not_found, 4 already_exists, "
-             "5 failed_precondition, 6 unavailable, 7 deadline_exceeded, "
-             "8 resource_exhausted, 9 internal.");
+             "Every command prints JSON with --json. "
+             + exit_code_list());
   app.fallthrough();
   app.require_subcommand(1);
   bool as_json = false;

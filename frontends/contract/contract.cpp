@@ -854,6 +854,22 @@ const operation* find_cli(std::string_view words) {
   return find_by(words, &operation::cli);
 }
 
+std::vector<std::string> cli_words(std::string_view cli) {
+  std::vector<std::string> out;
+  std::string word;
+  for (char c : cli) {
+    if (c != ' ') {
+      word += c;
+    } else if (!word.empty()) {
+      out.push_back(std::move(word));
+      word.clear();
+    }
+  }
+  if (!word.empty())
+    out.push_back(std::move(word));
+  return out;
+}
+
 const operation* find_tool(std::string_view name) {
   return find_by(name, &operation::tool);
 }

@@ -43,6 +43,12 @@ const environment_spec* find_environment(std::string_view name) {
   return nullptr;
 }
 
+error unknown_environment(std::string_view name) {
+  return make_error(error_code::not_found,
+                    "unknown environment '" + std::string{name} + "'",
+                    "`pyro env list` shows the catalog");
+}
+
 std::string_view catalog_version() {
   return "1";
 }

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "messages/error.hpp"
+
 namespace pyro::vmm {
 
 /// One environment pyro knows how to obtain.
@@ -26,6 +28,10 @@ struct environment_spec {
 const std::vector<environment_spec>& environment_catalog();
 
 const environment_spec* find_environment(std::string_view name);
+
+/// `not_found` naming `name`: the one error for a name outside the catalog,
+/// so that every command says it the same way and exits the same.
+error unknown_environment(std::string_view name);
 
 /// Catalog version, printed by `env list`.
 std::string_view catalog_version();

@@ -50,6 +50,8 @@ json to_json(const registry_install& r) {
 }
 
 result<fs::path> environment_rootfs(std::string_view name) {
+  if (find_environment(name) == nullptr)
+    return unknown_environment(name);
   if (!environment_installed(name))
     return make_error(error_code::failed_precondition,
                       "environment '" + std::string{name}
@@ -64,9 +66,7 @@ result<registry_install> install_from_registry(std::string_view name,
                                                bool force) {
   const auto* spec = find_environment(name);
   if (!spec)
-    return make_error(error_code::not_found,
-                      "unknown environment '" + std::string{name} + "'",
-                      "run `pyro env list` to see the catalog");
+    return unknown_environment(name);
   if (registry.empty())
     return make_error(error_code::invalid_argument,
                       "no registry given for environment '" + spec->name
