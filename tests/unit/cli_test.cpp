@@ -315,3 +315,23 @@ TEST_CASE_METHOD(cli_fixture,
   CHECK(environment_commands == 5);
   CHECK(workspace_commands >= 30);
 }
+
+TEST_CASE_METHOD(cli_fixture,
+                 "list flags take one word and the command is not pyro's",
+                 "[cli][parse]") {
+  // `--label a=b` once left nothing for the workspace id.
+  REQUIRE(store.save(test::sample_record("lbl")));
+  auto updated
+    = pyro_json({"workspace", "update", "--label", "owner=me", "lbl"});
+  CHECK(updated["labels"]["owner"] == "me");
+  // `--secret-env X --` once ate the `--`, and the command's -lc with it.
+  auto exec = pyro_json({"workspace", "exec", "no-such-ws", "--secret-env",
+                         "X", "--", "sh", "-lc", "echo hi"},
+                        3);
+  CHECK(exec["error"]["code"] == "not_found");
+  // Without `--`, `--version` is the command's, not pyro's.
+  auto run = pyro({"run", "debian:13", "git", "--version"});
+  CHECK(run.exit_code == 3);
+  CHECK_THAT(run.err, Catch::Contains("unknown environment 'debian:13'"));
+  CHECK_FALSE(Catch::StartsWith("0.").match(run.out));
+}
