@@ -250,9 +250,12 @@ std::vector<operation> build() {
   add({"env prune",
        {},
        "prune_environments",
-       "Remove installed environments that no workspace uses.",
-       "pyro env prune",
-       {},
+       "Remove stale environments, and those no workspace in any PYRO_HOME "
+       "sharing the cache uses, except the default; say what went, what "
+       "stayed and why.",
+       "pyro env prune --dry-run",
+       {opt("dry_run", vt::boolean, "false",
+            "Only report what would be removed and why; remove nothing.")},
        no_profile,
        destructive(),
        "environment prune"});
