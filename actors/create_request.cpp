@@ -91,9 +91,7 @@ result<secret_value> parse_secret(const std::string& spec, bool from_file) {
 
 status validate(const create_request& r) {
   if (vmm::find_environment(r.environment) == nullptr)
-    return field_error("environment",
-                       "unknown environment '" + r.environment + "'",
-                       "`pyro env list` shows the catalog");
+    return vmm::unknown_environment(r.environment);
   if (r.vcpu_count < 1 || r.vcpu_count > 32)
     return field_error("vcpu_count",
                        "must be 1-32, got " + std::to_string(r.vcpu_count));

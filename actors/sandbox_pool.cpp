@@ -12,6 +12,7 @@
 #include "messages/json_text.hpp"
 #include "messages/sys/atomic_file.hpp"
 #include "vmm/agent_binary.hpp"
+#include "vmm/environments/environment_users.hpp"
 #include "vmm/sandbox/sandbox_backend.hpp"
 
 namespace pyro {
@@ -97,6 +98,16 @@ std::set<std::string> sandbox_pool::slots() const {
   return out;
 }
 
+std::set<std::string> sandbox_pool::environments() const {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir(), ec))
+    if (auto slot = read_slot(e.path()); slot.is_object())
+      if (auto name = slot.value("environment", std::string{}); !name.empty())
+        out.insert(name);
+  return out;
+}
+
 size_t sandbox_pool::count(const pool_key& key) const {
   auto rootfs = installed_rootfs(key.environment);
   if (!rootfs)
@@ -170,6 +181,7 @@ result<claimed_slot> sandbox_pool::claim(const pool_key& key,
 }
 
 result<std::string> sandbox_pool::park(const pool_key& key) const {
+  auto in_use = vmm::use_environment(store_.home(), key.environment);
   auto rootfs = installed_rootfs(key.environment);
   if (!rootfs)
     return rootfs.err();

@@ -61,6 +61,10 @@ public:
   /// Every parked slot's name.
   [[nodiscard]] std::set<std::string> slots() const;
 
+  /// The environments of every slot, parked or on its way: `env prune` run
+  /// from another home keeps them.
+  [[nodiscard]] std::set<std::string> environments() const;
+
   /// Destroys parked sandboxes: those named, or with `all` every slot,
   /// including leftovers of processes killed while parking or claiming.
   void drain(const std::set<std::string>& names, bool all = false) const;

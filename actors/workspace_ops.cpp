@@ -17,6 +17,7 @@
 #include "vmm/agent_binary.hpp"
 #include "vmm/environment_install.hpp"
 #include "vmm/environments/catalog.hpp"
+#include "vmm/environments/environment_users.hpp"
 #include "vmm/guest/vm_images.hpp"
 #include "vmm/sandbox/slirp.hpp"
 
@@ -103,6 +104,11 @@ result<workspace_record> create_workspace_now(const state_store& store,
                         + request.network_policy + "'",
                       "use --network-policy off, or another backend");
   }
+  // Until the record names it, the use lock keeps a prune from any home
+  // sharing the cache from removing the environment under this create.
+  vmm::environment_lock in_use;
+  if ((*backend)->name() != "host")
+    in_use = vmm::use_environment(store.home(), request.environment);
   // A missing environment is installed first (with progress), before
   // anything of the workspace is written; a VM also needs its images.
   bool vm = (*backend)->capabilities().vm;
@@ -221,7 +227,9 @@ result<std::unique_ptr<agent_link>> boot_workspace(const state_store& store,
   if (!backend)
     return backend.err();
   auto spec = sandbox_spec_for(store, r);
+  vmm::environment_lock in_use;
   if ((*backend)->name() != "host") { // host-compat runs on the host's files
+    in_use = vmm::use_environment(store.home(), r.environment);
     auto rootfs = installed_rootfs(r.environment);
     if (!rootfs)
       return rootfs.err();

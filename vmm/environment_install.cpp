@@ -166,9 +166,7 @@ json to_json(const install_info& i) {
 
 result<install_info> inspect_environment(std::string_view name) {
   if (find_environment(name) == nullptr)
-    return make_error(error_code::not_found,
-                      "unknown environment '" + std::string{name} + "'",
-                      "`pyro env list` shows the catalog");
+    return unknown_environment(name);
   return read_info(name);
 }
 
@@ -180,9 +178,7 @@ result<install_info> pull_environment(std::string_view name,
       || (vm == vm_images_policy::host_default && vm_images_wanted());
   const auto* spec = find_environment(name);
   if (spec == nullptr)
-    return make_error(error_code::not_found,
-                      "unknown environment '" + std::string{name} + "'",
-                      "`pyro env list` shows the catalog");
+    return unknown_environment(name);
   auto say = [&](const std::string& line) {
     if (progress)
       progress(line);
@@ -198,8 +194,7 @@ result<install_info> pull_environment(std::string_view name,
     if (!pulled)
       return pulled.err();
     if (want_vm && !vm_images_complete(environment_install_dir(name))) {
-      auto lock = sys::file_lock::acquire(environment_cache_dir() / ".locks"
-                                            / (safe_name(name) + ".lock"),
+      auto lock = sys::file_lock::acquire(environment_pull_lock(name),
                                           std::chrono::minutes{45});
       if (!lock)
         return lock.err();
@@ -214,8 +209,8 @@ result<install_info> pull_environment(std::string_view name,
   std::error_code ec;
   fs::create_directories(cache, ec);
   say("[pull] phase=lock environment=" + spec->name);
-  auto lock = sys::file_lock::acquire(
-    cache / ".locks" / (safe_name(name) + ".lock"), std::chrono::minutes{45});
+  auto lock = sys::file_lock::acquire(environment_pull_lock(name),
+                                      std::chrono::minutes{45});
   if (!lock)
     return lock.err();
   if (auto info = read_info(name); info.installed && !force) {
@@ -227,10 +222,11 @@ result<install_info> pull_environment(std::string_view name,
     say("[pull] phase=ready environment=" + spec->name + " cached=yes");
     return info;
   }
-  // Leftovers of builds that were killed half-way.
+  // Leftovers of this environment's builds that were killed half-way (its
+  // lock is ours); another environment's, whose name this one's may
+  // prefix, are its own pull's business.
   for (const auto& e : fs::directory_iterator(cache, ec))
-    if (e.path().filename().string().rfind(staging_prefix + safe_name(name), 0)
-        == 0)
+    if (leftover_owner(e.path().filename().string()) == spec)
       fs::remove_all(e.path(), ec);
   auto staging
     = cache
@@ -287,37 +283,6 @@ result<install_info> pull_environment(std::string_view name,
   say("[pull] phase=ready environment=" + spec->name
       + " bytes=" + std::to_string(size));
   return read_info(name);
-}
-
-result<std::vector<std::string>>
-prune_environments(const std::set<std::string>& in_use) {
-  std::vector<std::string> removed;
-  std::error_code ec;
-  auto cache = environment_cache_dir();
-  for (const auto& spec : environment_catalog()) {
-    if (in_use.count(spec.name) != 0)
-      continue;
-    auto dir = environment_install_dir(spec.name);
-    if (!fs::exists(dir, ec))
-      continue;
-    auto lock = sys::file_lock::acquire(cache / ".locks"
-                                          / (safe_name(spec.name) + ".lock"),
-                                        std::chrono::seconds{5});
-    if (!lock)
-      continue; // being pulled right now: not ours to remove
-    fs::remove_all(dir, ec);
-    removed.push_back(spec.name);
-  }
-  for (const auto& e : fs::directory_iterator(cache, ec))
-    if (e.path().filename().string().rfind(staging_prefix, 0) == 0) {
-      fs::remove_all(e.path(), ec);
-      removed.push_back(e.path().filename().string());
-    }
-  auto blobs = prune_cached_blobs();
-  if (!blobs)
-    return blobs.err();
-  removed.insert(removed.end(), blobs->begin(), blobs->end());
-  return removed;
 }
 
 } // namespace pyro::vmm

@@ -10,7 +10,6 @@
 
 #include <filesystem>
 #include <functional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,10 +58,5 @@ pull_environment(std::string_view name, const pull_progress& progress = {},
 
 /// What is installed for `name` (installed=false when nothing complete).
 result<install_info> inspect_environment(std::string_view name);
-
-/// Removes installs whose name is not in `in_use`, and leftovers of
-/// interrupted builds; returns what was removed.
-result<std::vector<std::string>>
-prune_environments(const std::set<std::string>& in_use);
 
 } // namespace pyro::vmm

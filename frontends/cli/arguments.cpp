@@ -85,7 +85,11 @@ bound_operation::bound_operation(CLI::App& parent, std::string leaf_name,
     } else {
       bool many
         = p.type == value_type::string_list || p.type == value_type::string_map;
+      // Each occurrence of a list flag takes one word, so that
+      // `--label a=b debian:12` leaves the environment positional and
+      // `--secret-env X -- cmd` leaves `--` and the command alone.
       s->option = many ? app_->add_option(p.cli_flag(), s->words, help_text(p))
+                           ->allow_extra_args(false)
                        : app_->add_option(p.cli_flag(), s->word, help_text(p));
     }
     if (p.required && !p.cli_only)

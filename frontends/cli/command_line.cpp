@@ -2,24 +2,19 @@
 
 #include <cstdlib>
 #include <iostream>
-#include <map>
-#include <memory>
-#include <sstream>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/sandbox_pool.hpp"
-#include "frontends/cli/arguments.hpp"
 #include "frontends/cli/demo.hpp"
+#include "frontends/cli/parsed_command.hpp"
 #include "frontends/cli/render.hpp"
 #include "frontends/contract/contract.hpp"
 #include "frontends/mcp/serve.hpp"
 #include "frontends/mcp/tool_schema.hpp"
 #include "frontends/sdk/dispatch.hpp"
 #include "frontends/sdk/pyro.hpp"
-#include "frontends/version.hpp"
 #include "messages/json_text.hpp"
 
 namespace pyro::cli {
@@ -27,55 +22,6 @@ namespace pyro::cli {
 namespace {
 
 using nlohmann::json;
-
-// Descriptions of the command groups, which have no operation of their own.
-const std::map<std::string, std::string>& group_summaries() {
-  static const std::map<std::string, std::string> groups{
-    {"env", "Environments: list, pull, inspect, prune, push."},
-    {"mcp", "The MCP server."},
-    {"workspace", "Persistent workspaces: create, exec, files, diff, "
-                  "export, shells, services, snapshots, reset."},
-    {"workspace sync", "Copy host files into a workspace."},
-    {"workspace file", "List, read and write workspace files."},
-    {"workspace patch", "Apply unified diffs."},
-    {"workspace shell", "Persistent PTY shells."},
-    {"workspace service", "Long-running services with readiness probes."},
-    {"workspace snapshot", "Named snapshots of /workspace."},
-    {"workspace disk", "Offline access to a stopped VM workspace's disk."},
-  };
-  return groups;
-}
-
-std::vector<std::string> split_words(std::string_view text) {
-  std::vector<std::string> out;
-  std::istringstream in{std::string{text}};
-  for (std::string word; in >> word;)
-    out.push_back(word);
-  return out;
-}
-
-/// Finds or creates the subcommand for `words[0..n)` below `root`.
-CLI::App& group_for(CLI::App& root, const std::vector<std::string>& words,
-                    size_t n) {
-  CLI::App* app = &root;
-  std::string path;
-  for (size_t i = 0; i < n; ++i) {
-    path += (i ? " " : "") + words[i];
-    CLI::App* next = nullptr;
-    for (auto* sub : app->get_subcommands([](CLI::App*) { return true; }))
-      if (sub->get_name() == words[i])
-        next = sub;
-    if (next == nullptr) {
-      auto i_sum = group_summaries().find(path);
-      next = app->add_subcommand(words[i], i_sum != group_summaries().end()
-                                             ? i_sum->second
-                                             : std::string{});
-      next->require_subcommand(0, 1);
-    }
-    app = next;
-  }
-  return *app;
-}
 
 void set_up_logging(bool verbose) {
   auto logger = spdlog::stderr_color_mt("pyro");
@@ -135,103 +81,37 @@ int serve_mcp(Pyro& sdk, const json& args, bool as_json) {
 } // namespace
 
 int run(int argc, char** argv) {
-  CLI::App app{"pyro: sandboxes for coding agents (workspaces, one-shot "
-               "runs, an MCP server).",
-               "pyro"};
-  app.set_version_flag("--version", std::string{version()});
-  app.footer("Examples:\n"
-             "  pyro doctor\n"
-             "  pyro env list\n"
-             "  pyro workspace create debian:12 --seed-path ./repo\n"
-             "  pyro workspace exec WS -- make test\n"
-             "Every command prints JSON with --json. Exit codes: 0 ok, "
-             "2 invalid_argument, 3 not_found, 4 already_exists, "
-             "5 failed_precondition, 6 unavailable, 7 deadline_exceeded, "
-             "8 resource_exhausted, 9 internal.");
-  app.fallthrough();
-  app.require_subcommand(1);
-  bool as_json = false;
-  bool verbose = false;
-  app.add_flag("--json", as_json, "Print structured JSON on stdout.");
-  app.add_flag("-v,--verbose", verbose, "Debug logs on stderr.");
-
-  std::vector<std::unique_ptr<bound_operation>> bound;
-  for (const auto& op : contract::operations()) {
-    if (op.cli.empty())
-      continue;
-    auto words = split_words(op.cli);
-    auto& parent = group_for(app, words, words.size() - 1);
-    bound.push_back(
-      std::make_unique<bound_operation>(parent, words.back(), op));
-  }
-  // `demo` is both a command and the parent of `demo ollama`.
-  for (auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
-    sub->require_subcommand(0, 1);
-
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return report_error(make_error(error_code::invalid_argument, e.what(),
-                                   "run `pyro --help` or `pyro COMMAND "
-                                   "--help` for usage and examples"),
-                        as_json);
-  }
-  set_up_logging(verbose);
-
-  // The deepest parsed operation wins: `demo ollama` over `demo`.
-  const bound_operation* chosen = nullptr;
-  for (const auto& b : bound)
-    if (b->parsed()
-        && (chosen == nullptr || b->op().cli.size() > chosen->op().cli.size()))
-      chosen = b.get();
-  if (chosen == nullptr) {
-    std::string words;
-    for (auto* sub = &app; sub != nullptr;) {
-      auto subs = sub->get_subcommands();
-      sub = subs.empty() ? nullptr : subs.front();
-      if (sub != nullptr)
-        words += (words.empty() ? "" : " ") + sub->get_name();
-    }
-    return report_error(
-      make_error(error_code::invalid_argument,
-                 "`pyro " + words + "` needs a subcommand",
-                 "run `pyro " + words + " --help` to list them"),
-      as_json);
-  }
-
-  auto args = chosen->arguments();
-  if (!args)
-    return report_error(args.err(), as_json);
+  auto parsed = parse_command_line({argv, argv + argc});
+  if (parsed.failure)
+    return report_error(*parsed.failure, parsed.as_json);
+  if (parsed.op == nullptr)
+    return parsed.exit_status;
+  set_up_logging(parsed.verbose);
+  const auto& op = *parsed.op;
+  const auto& args = parsed.args;
+  bool as_json = parsed.as_json;
   try {
     // A one-shot command would only park a sandbox to drain it on exit; it
     // still takes one that a longer-lived process parked.
     pyro_options options;
-    options.sandbox_pool
-      = chosen->op().cli == "mcp serve" ? sandbox_pool_target(1) : 0;
+    options.sandbox_pool = op.cli == "mcp serve" ? sandbox_pool_target(1) : 0;
     Pyro sdk{options};
     // Progress lines go to stderr, so stdout stays the result alone.
     auto progress = [](const std::string& line) {
       std::cerr << render_progress(line) << std::flush;
     };
-    if (chosen->op().cli == "mcp serve")
-      return serve_mcp(sdk, *args, as_json);
-    auto out = chosen->op().cli == "demo"
-                 ? run_demo(sdk, *args, progress)
-                 : dispatch(sdk, chosen->op(), *args, progress);
+    if (op.cli == "mcp serve")
+      return serve_mcp(sdk, args, as_json);
+    auto out = op.cli == "demo" ? run_demo(sdk, args, progress)
+                                : dispatch(sdk, op, args, progress);
     if (!out)
       return report_error(out.err(), as_json);
     if (as_json) {
       std::cout << dump_json(*out, 2) << std::endl;
       return 0;
     }
-    std::cout << render_human(chosen->op(), *out, *args) << std::flush;
-    return human_exit_status(chosen->op(), *out);
+    std::cout << render_human(op, *out, args) << std::flush;
+    return human_exit_status(op, *out);
   } catch (const std::exception& e) {
     return report_error(make_error(error_code::internal, e.what(),
                                    "rerun with -v and report the output"),

@@ -8,6 +8,7 @@
 
 #include "frontends/cli/probe_server.hpp"
 #include "messages/sys/atomic_file.hpp"
+#include "vmm/environments/catalog.hpp"
 
 namespace pyro::cli {
 
@@ -15,8 +16,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-constexpr const char* demo_environment = "debian:12";
 
 // A scratch directory for the demo's host files, removed at the end.
 struct scratch {
@@ -96,9 +95,10 @@ result<json> run_demo(Pyro& sdk, const json& args,
   write(dir.path / "changes" / "NOTES.md", "synced from the host\n");
 
   json out;
-  step("phase=create environment=" + std::string{demo_environment});
+  std::string environment{vmm::default_environment()};
+  step("phase=create environment=" + environment);
   create_request request;
-  request.environment = demo_environment;
+  request.environment = environment;
   request.seed_path = (dir.path / "repo").string();
   request.name = "pyro-demo";
   request.ttl_seconds = 600;

@@ -86,6 +86,26 @@ std::string render_env_list(const json& r, const json&) {
   return out.str();
 }
 
+// One line per thing removed or kept, each with why; then the homes that
+// no longer count.
+std::string render_env_prune(const json& r, const json&) {
+  std::ostringstream out;
+  bool dry = r.value("dry_run", false);
+  for (const auto& e : r.at("removed"))
+    out << (dry ? "would remove " : "removed ") << scalar(e.at("kind")) << ' '
+        << scalar(e.at("name")) << ": " << scalar(e.at("reason")) << '\n';
+  for (const auto& e : r.at("kept"))
+    out << "kept " << scalar(e.at("kind")) << ' ' << scalar(e.at("name"))
+        << ": " << scalar(e.at("reason")) << '\n';
+  for (const auto& h : r.at("homes"))
+    if (!h.value("counted", true))
+      out << "PYRO_HOME " << scalar(h.at("pyro_home")) << ": "
+          << scalar(h.at("reason")) << '\n';
+  if (r.at("removed").empty())
+    out << (dry ? "Nothing would be removed.\n" : "Nothing removed.\n");
+  return out.str();
+}
+
 std::string when(const json& t) {
   if (!t.is_number() || t.get<double>() <= 0)
     return "-";
@@ -292,6 +312,7 @@ const std::unordered_map<std::string_view, renderer>& renderers() {
   static const std::unordered_map<std::string_view, renderer> table{
     {"doctor", render_doctor},
     {"env list", render_env_list},
+    {"env prune", render_env_prune},
     {"workspace list", render_workspace_list},
     {"workspace delete", render_delete},
     {"demo", render_demo},

@@ -250,9 +250,12 @@ std::vector<operation> build() {
   add({"env prune",
        {},
        "prune_environments",
-       "Remove installed environments that no workspace uses.",
-       "pyro env prune",
-       {},
+       "Remove stale environments, and those no workspace in any PYRO_HOME "
+       "sharing the cache uses, except the default; say what went, what "
+       "stayed and why.",
+       "pyro env prune --dry-run",
+       {opt("dry_run", vt::boolean, "false",
+            "Only report what would be removed and why; remove nothing.")},
        no_profile,
        destructive(),
        "environment prune"});
@@ -856,6 +859,22 @@ const std::vector<operation>& operations() {
 
 const operation* find_cli(std::string_view words) {
   return find_by(words, &operation::cli);
+}
+
+std::vector<std::string> cli_words(std::string_view cli) {
+  std::vector<std::string> out;
+  std::string word;
+  for (char c : cli) {
+    if (c != ' ') {
+      word += c;
+    } else if (!word.empty()) {
+      out.push_back(std::move(word));
+      word.clear();
+    }
+  }
+  if (!word.empty())
+    out.push_back(std::move(word));
+  return out;
 }
 
 const operation* find_tool(std::string_view name) {

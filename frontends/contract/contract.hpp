@@ -103,6 +103,10 @@ struct operation {
 const std::vector<operation>& operations();
 
 const operation* find_cli(std::string_view words);
+
+/// The words of a CLI spelling: "workspace file read" -> {"workspace",
+/// "file", "read"}.
+std::vector<std::string> cli_words(std::string_view cli);
 const operation* find_tool(std::string_view name);
 const operation* find_method(std::string_view name);
 

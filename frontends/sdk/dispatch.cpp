@@ -382,11 +382,8 @@ const std::unordered_map<std::string_view, handler>& handlers() {
        return as_json(sdk.inspect_environment(a.at("environment")));
      }},
     {"prune_environments",
-     [](Pyro& sdk, const json&, const progress_fn&) -> result<json> {
-       auto removed = sdk.prune_environments();
-       if (!removed)
-         return removed.err();
-       return json{{"removed", *removed}, {"count", removed->size()}};
+     [](Pyro& sdk, const json& a, const progress_fn&) {
+       return as_json(sdk.prune_environments(a.value("dry_run", false)));
      }},
     {"reap_expired",
      [](Pyro& sdk, const json&, const progress_fn&) {

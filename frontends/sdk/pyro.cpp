@@ -1,6 +1,6 @@
 #include "frontends/sdk/pyro.hpp"
 
-#include <set>
+#include <map>
 
 #include "actors/call.hpp"
 #include "actors/runtime.hpp"
@@ -96,24 +96,46 @@ result<vmm::install_info> Pyro::inspect_environment(const std::string& name) {
   return vmm::inspect_environment(name);
 }
 
-result<std::vector<std::string>> Pyro::prune_environments() {
-  auto all = list_all();
-  if (!all)
-    return all.err();
-  std::set<std::string> in_use;
-  for (const auto& e : *all) {
-    if (!e.problem.empty())
-      return make_error(error_code::failed_precondition,
-                        "workspace '" + e.workspace_id
-                          + "' has an unreadable record, so its environment "
-                            "is unknown",
-                        "repair or delete it before pruning");
-    in_use.insert(e.record.environment);
-  }
+result<vmm::prune_report> Pyro::prune_environments(bool dry_run) {
   // Parked sandboxes are not workspaces; they would keep a removed root
-  // file system mounted, so they go first.
-  sandbox_pool{runtime_->store()}.drain({}, true);
-  return vmm::prune_environments(in_use);
+  // file system mounted, so a prune drains this home's first (and a dry
+  // run counts them as gone, as they would be).
+  if (!dry_run)
+    sandbox_pool{runtime_->store()}.drain({}, true);
+  vmm::prune_options options;
+  options.dry_run = dry_run;
+  options.home = home_;
+  options.uses = [this](const std::filesystem::path& home, bool current)
+    -> result<std::map<std::string, std::string>> {
+    // This home through the registry, which sees creates in flight; another
+    // from its files, with its parked sandboxes, which are its own.
+    state_store other{home};
+    std::vector<workspace_entry> entries;
+    if (current) {
+      auto all = list_all();
+      if (!all)
+        return all.err();
+      entries = std::move(*all);
+    } else {
+      entries = other.list();
+    }
+    std::map<std::string, std::string> uses;
+    for (const auto& e : entries) {
+      if (!e.problem.empty())
+        return make_error(error_code::failed_precondition,
+                          "workspace '" + e.workspace_id + "' in "
+                            + home.string()
+                            + " has an unreadable record, so its "
+                              "environment is unknown",
+                          "repair or delete it before pruning");
+      uses.emplace(e.record.environment, "workspace " + e.workspace_id);
+    }
+    if (!current)
+      for (const auto& environment : sandbox_pool{other}.environments())
+        uses.emplace(environment, "a parked sandbox");
+    return uses;
+  };
+  return vmm::prune_environments(options);
 }
 
 result<doctor_report> Pyro::doctor() {

@@ -23,6 +23,7 @@
 #include "messages/workspace_results.hpp"
 #include "vmm/environment_install.hpp"
 #include "vmm/environments/catalog.hpp"
+#include "vmm/environments/environment_prune.hpp"
 #include "vmm/environments/registry_install.hpp"
 #include "vmm/host_facts.hpp"
 
@@ -150,8 +151,10 @@ public:
   /// What is installed for an environment.
   result<vmm::install_info> inspect_environment(const std::string& name);
 
-  /// Removes installed environments that no workspace uses.
-  result<std::vector<std::string>> prune_environments();
+  /// Removes installed environments that are stale, or unused by every
+  /// PYRO_HOME sharing the cache and not the default one, with leftovers
+  /// of interrupted pulls and unlisted blobs; `dry_run` only reports.
+  result<vmm::prune_report> prune_environments(bool dry_run = false);
 
   /// Host facts, backends and capabilities, probed now.
   result<doctor_report> doctor();

@@ -104,8 +104,46 @@ TEST_CASE_METHOD(env_fixture,
   CHECK(pyro_json({"env", "inspect", "busybox"})["installed"] == true);
   pyro_json({"workspace", "delete", ws["workspace_id"].get<std::string>()});
   auto pruned = pyro_json({"env", "prune"});
-  CHECK(pruned["removed"] == json::array({"busybox"}));
+  REQUIRE(pruned["removed"].size() == 1);
+  CHECK(pruned["removed"][0]["name"] == "busybox");
   CHECK(pyro_json({"env", "inspect", "busybox"})["installed"] == false);
+}
+
+TEST_CASE("a workspace in one PYRO_HOME keeps its environment from a prune "
+          "in another that shares the cache",
+          "[e2e][environments]") {
+  env_fixture first;
+  // A second home on the first one's cache.
+  test::temp_dir second_home;
+  auto second = [&](std::vector<std::string> args, int expected = 0) {
+    args.insert(args.begin(), {PYRO_BIN, "--json"});
+    auto r = test::run_process(
+      args, {{"PYRO_HOME", second_home.path().string()},
+             {"PYRO_ENVIRONMENT_CACHE_DIR", first.cache.path().string()}});
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE(r.exit_code == expected);
+    return json::parse(r.out);
+  };
+  first.pyro_json({"env", "pull", "busybox"});
+  auto ws = first.pyro_json({"workspace", "create", "busybox"});
+  // The create left a marker naming its home.
+  bool marked = false;
+  for (const auto& e : fs::directory_iterator(first.cache.path() / ".users")) {
+    std::ifstream in{e.path()};
+    auto j = json::parse(in);
+    marked = marked
+             || (j["environment"] == "busybox"
+                 && j["pyro_home"]
+                      == fs::canonical(first.home.path()).string());
+  }
+  CHECK(marked);
+  auto kept = second({"env", "prune"});
+  CHECK(kept["count"] == 0);
+  CHECK(first.pyro_json({"env", "inspect", "busybox"})["installed"] == true);
+  first.pyro_json({"workspace", "delete", ws["workspace_id"].get<std::string>()});
+  auto pruned = second({"env", "prune"});
+  REQUIRE(pruned["removed"].size() == 1);
+  CHECK(pruned["removed"][0]["name"] == "busybox");
 }
 
 TEST_CASE_METHOD(env_fixture,

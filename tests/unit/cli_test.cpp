@@ -228,3 +228,110 @@ TEST_CASE_METHOD(cli_fixture, "reap_expired deletes only what has expired",
   CHECK(store.exists("fresh"));
   CHECK(store.exists("forever"));
 }
+
+namespace {
+
+// A command line for `op` that is valid but for the workspace id or the
+// environment it names, so that only they can make it fail.
+std::vector<std::string> valid_but_for(const contract::operation& op,
+                                       const std::string& workspace,
+                                       const std::string& environment,
+                                       const std::filesystem::path& scratch) {
+  auto argv = contract::cli_words(op.cli);
+  bool command = false;
+  for (const auto& p : op.params) {
+    if (p.api_only)
+      continue;
+    if (p.type == contract::value_type::command) {
+      command = true;
+    } else if (p.positional) {
+      if (p.name == "workspace_id")
+        argv.push_back(workspace);
+      else if (p.name == "environment")
+        argv.push_back(environment);
+      else if (p.name == "source_path")
+        argv.push_back(scratch.string());
+      else if (p.name == "reference")
+        argv.push_back("127.0.0.1:9/pyro/busybox:latest");
+      else if (p.name == "path")
+        argv.push_back("note.txt");
+      else
+        argv.push_back("name-1");
+    } else if (p.required) {
+      argv.push_back(p.cli_flag());
+      argv.push_back(p.name == "output_path" ? (scratch / "out").string()
+                                             : std::string{"x"});
+    } else if (p.name == "text" || p.name == "patch") {
+      argv.push_back(p.cli_flag()); // one of these is needed
+      argv.push_back(p.name == "text" ? "hello\n"
+                                      : "--- a/f\n+++ b/f\n@@ -0,0 +1 @@\n+x\n");
+    }
+  }
+  if (command) {
+    argv.push_back("--");
+    argv.push_back("true");
+  }
+  return argv;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(cli_fixture,
+                 "the same error exits with the same code in every command",
+                 "[cli][contract][errors]") {
+  test::temp_dir scratch;
+  auto expect = [&](std::vector<std::string> argv, error_code code) {
+    auto j = pyro_json(argv, info(code).exit_code);
+    CHECK(j["error"]["code"] == std::string{to_string(code)});
+  };
+  int workspace_commands = 0, environment_commands = 0;
+  for (const auto& op : contract::operations()) {
+    if (op.cli.empty())
+      continue;
+    bool takes_workspace = false, takes_environment = false;
+    for (const auto& p : op.params) {
+      takes_workspace = takes_workspace || p.name == "workspace_id";
+      takes_environment
+        = takes_environment || (p.name == "environment" && p.positional);
+    }
+    INFO(op.cli);
+    if (takes_workspace) {
+      ++workspace_commands;
+      expect(valid_but_for(op, "no-such-ws", "", scratch.path()),
+             error_code::not_found);
+      expect(valid_but_for(op, "../escape", "", scratch.path()),
+             error_code::invalid_argument);
+    }
+    if (takes_environment) {
+      ++environment_commands;
+      expect(valid_but_for(op, "", "debian:13", scratch.path()),
+             error_code::not_found);
+    }
+    auto unknown_flag = contract::cli_words(op.cli);
+    unknown_flag.push_back("--no-such-flag");
+    expect(unknown_flag, error_code::invalid_argument);
+  }
+  // run, env pull|inspect|push and workspace create; most workspace ones.
+  CHECK(environment_commands == 5);
+  CHECK(workspace_commands >= 30);
+}
+
+TEST_CASE_METHOD(cli_fixture,
+                 "list flags take one word and the command is not pyro's",
+                 "[cli][parse]") {
+  // `--label a=b` once left nothing for the workspace id.
+  REQUIRE(store.save(test::sample_record("lbl")));
+  auto updated
+    = pyro_json({"workspace", "update", "--label", "owner=me", "lbl"});
+  CHECK(updated["labels"]["owner"] == "me");
+  // `--secret-env X --` once ate the `--`, and the command's -lc with it.
+  auto exec = pyro_json({"workspace", "exec", "no-such-ws", "--secret-env",
+                         "X", "--", "sh", "-lc", "echo hi"},
+                        3);
+  CHECK(exec["error"]["code"] == "not_found");
+  // Without `--`, `--version` is the command's, not pyro's.
+  auto run = pyro({"run", "debian:13", "git", "--version"});
+  CHECK(run.exit_code == 3);
+  CHECK_THAT(run.err, Catch::Contains("unknown environment 'debian:13'"));
+  CHECK_FALSE(Catch::StartsWith("0.").match(run.out));
+}

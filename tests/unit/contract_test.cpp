@@ -1,5 +1,4 @@
 #include <set>
-#include <sstream>
 
 #include <catch2/catch.hpp>
 
@@ -160,14 +159,6 @@ const std::set<std::string> core_tools = {
   "workspace_file_read", "workspace_file_write", "workspace_patch_apply",
 };
 
-std::vector<std::string> split(const std::string& words) {
-  std::vector<std::string> out;
-  std::istringstream in{words};
-  for (std::string w; in >> w;)
-    out.push_back(w);
-  return out;
-}
-
 } // namespace
 
 TEST_CASE("the contract names every public command, tool and method",
@@ -225,7 +216,7 @@ TEST_CASE("every CLI command has --help with an example", "[contract][cli]") {
   for (const auto& op : contract::operations()) {
     if (op.cli.empty())
       continue;
-    auto argv = split(std::string{op.cli});
+    auto argv = contract::cli_words(op.cli);
     argv.insert(argv.begin(), PYRO_BIN);
     argv.push_back("--help");
     auto r = test::run_process(argv);

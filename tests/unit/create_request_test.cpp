@@ -20,7 +20,13 @@ TEST_CASE("create requests are validated field by field", "[create]") {
   };
   auto r = ok;
   r.environment = "ubuntu:99";
-  expect(r, "environment");
+  // Not a malformed request but a name that does not exist, as `env pull`
+  // says it too.
+  auto unknown = validate(r);
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.err().code == error_code::not_found);
+  CHECK_THAT(unknown.err().message,
+             Catch::Contains("unknown environment 'ubuntu:99'"));
   r = ok;
   r.vcpu_count = 0;
   expect(r, "vcpu_count");

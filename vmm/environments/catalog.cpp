@@ -43,6 +43,16 @@ const environment_spec* find_environment(std::string_view name) {
   return nullptr;
 }
 
+error unknown_environment(std::string_view name) {
+  return make_error(error_code::not_found,
+                    "unknown environment '" + std::string{name} + "'",
+                    "`pyro env list` shows the catalog");
+}
+
+std::string_view default_environment() {
+  return "debian:12";
+}
+
 std::string_view catalog_version() {
   return "1";
 }
@@ -60,6 +70,42 @@ std::filesystem::path environment_install_dir(std::string_view name) {
     if (c == ':' || c == '/')
       c = '_';
   return environment_cache_dir() / safe;
+}
+
+namespace {
+
+constexpr std::string_view leftover_prefixes[] = {".staging-", ".old-"};
+
+} // namespace
+
+bool is_install_leftover(std::string_view file_name) {
+  for (auto prefix : leftover_prefixes)
+    if (file_name.substr(0, prefix.size()) == prefix)
+      return true;
+  return false;
+}
+
+const environment_spec* leftover_owner(std::string_view file_name) {
+  for (auto prefix : leftover_prefixes) {
+    if (file_name.substr(0, prefix.size()) != prefix)
+      continue;
+    auto rest = file_name.substr(prefix.size());
+    // The directory name itself may hold '-' (debian_12-base): only the
+    // last part is the pid or "old".
+    auto dash = rest.rfind('-');
+    if (dash == std::string_view::npos)
+      return nullptr;
+    for (const auto& spec : environment_catalog())
+      if (environment_install_dir(spec.name).filename() == rest.substr(0, dash))
+        return &spec;
+    return nullptr;
+  }
+  return nullptr;
+}
+
+std::filesystem::path environment_pull_lock(std::string_view name) {
+  return environment_cache_dir() / ".locks"
+         / (environment_install_dir(name).filename().string() + ".lock");
 }
 
 bool environment_installed(std::string_view name) {

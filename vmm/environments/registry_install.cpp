@@ -50,6 +50,8 @@ json to_json(const registry_install& r) {
 }
 
 result<fs::path> environment_rootfs(std::string_view name) {
+  if (find_environment(name) == nullptr)
+    return unknown_environment(name);
   if (!environment_installed(name))
     return make_error(error_code::failed_precondition,
                       "environment '" + std::string{name}
@@ -64,9 +66,7 @@ result<registry_install> install_from_registry(std::string_view name,
                                                bool force) {
   const auto* spec = find_environment(name);
   if (!spec)
-    return make_error(error_code::not_found,
-                      "unknown environment '" + std::string{name} + "'",
-                      "run `pyro env list` to see the catalog");
+    return unknown_environment(name);
   if (registry.empty())
     return make_error(error_code::invalid_argument,
                       "no registry given for environment '" + spec->name
@@ -79,7 +79,7 @@ result<registry_install> install_from_registry(std::string_view name,
   out.name = spec->name;
   out.source = environment_reference(registry, spec->name);
   out.path = final_dir;
-  auto lock = sys::file_lock::acquire(cache / ".locks" / (safe + ".lock"),
+  auto lock = sys::file_lock::acquire(environment_pull_lock(spec->name),
                                       std::chrono::minutes{45});
   if (!lock)
     return lock.err();
@@ -144,11 +144,17 @@ result<registry_install> install_from_registry(std::string_view name,
   return out;
 }
 
-result<std::vector<std::string>> prune_cached_blobs() {
+result<std::vector<std::string>>
+prune_cached_blobs(bool dry_run, const std::set<std::string>& leaving) {
   auto cache = environment_cache_dir();
+  std::set<fs::path> gone;
+  for (const auto& name : leaving)
+    gone.insert(environment_install_dir(name));
   std::set<std::string> keep;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(cache, ec)) {
+    if (gone.count(e.path()) != 0)
+      continue;
     auto text = sys::read_file(e.path() / "install.json");
     if (!text)
       continue;
@@ -174,13 +180,21 @@ result<std::vector<std::string>> prune_cached_blobs() {
     auto hex = name.substr(0, name.find('.'));
     if (keep.count("sha256:" + hex))
       continue;
-    // A download in progress holds the blob's lock; leave it alone.
-    auto lock = sys::file_lock::acquire(dir / (hex + ".lock"),
-                                        std::chrono::milliseconds{0});
-    if (!lock)
-      continue;
-    fs::remove(p, ec);
-    fs::remove(dir / (hex + ".lock"), ec);
+    // A download in progress holds the blob's lock; leave it alone. A dry
+    // run makes no lock file where there is none (then nobody downloads).
+    auto lock_path = dir / (hex + ".lock");
+    sys::file_lock lock;
+    if (!dry_run || fs::exists(lock_path, ec)) {
+      auto taken
+        = sys::file_lock::acquire(lock_path, std::chrono::milliseconds{0});
+      if (!taken)
+        continue;
+      lock = std::move(*taken);
+    }
+    if (!dry_run) {
+      fs::remove(p, ec);
+      fs::remove(lock_path, ec);
+    }
     removed.push_back(name == hex ? "sha256:" + hex : name);
   }
   return removed;

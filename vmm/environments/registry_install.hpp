@@ -9,6 +9,7 @@
 // pulls do the work once.
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,7 +59,11 @@ result<push_report> push_environment(std::string_view name,
 /// Removes cached blobs (`<cache>/blobs/sha256/*`) that no complete
 /// install's install.json lists under "layers" or "config", and partial
 /// downloads nobody is writing (their lock is free). Returns the removed
-/// digests / file names. For `pyro env prune`, after removing installs.
-result<std::vector<std::string>> prune_cached_blobs();
+/// digests / file names. For `pyro env prune`, after removing installs;
+/// `leaving` names installs to count as gone already (a dry run has not
+/// removed them), and `dry_run` only says what would go.
+result<std::vector<std::string>>
+prune_cached_blobs(bool dry_run = false,
+                   const std::set<std::string>& leaving = {});
 
 } // namespace pyro::vmm
