@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <signal.h>
@@ -129,4 +130,57 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   }
   pyro_json({"workspace", "delete", id});
   CHECK(test::leaks(*this, id).empty());
+}
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "a sandbox no pid file names is killed before its workspace "
+                 "starts another",
+                 "[e2e][interrupted]") {
+  auto id = create();
+  out(id, "echo kept > f");
+  auto first = test::sandbox_pids(*this, id);
+  REQUIRE_FALSE(first.empty());
+  // What a launch killed after PID 1 started, before the pid file was
+  // written, leaves: a running sandbox nothing on disk points at.
+  fs::remove(workspace_dir(id) / "runtime" / "pid.json");
+  pyro_json({"workspace", "start", id});
+  for (int pid : first) {
+    INFO("pid " << pid);
+    auto stat = std::ifstream{"/proc/" + std::to_string(pid) + "/stat"};
+    std::string text{std::istreambuf_iterator<char>{stat}, {}};
+    CHECK((text.empty() || text.find(") Z ") != std::string::npos));
+  }
+  CHECK(out(id, "cat f") == "kept\n");
+  pyro_json({"workspace", "delete", id});
+  CHECK(test::leaks(*this, id).empty());
+}
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "100 create and delete cycles with kills in between leave "
+                 "nothing under PYRO_HOME",
+                 "[e2e][interrupted][leftovers]") {
+  std::mt19937_64 rng{std::random_device{}()};
+  std::set<std::string> seen;
+  for (int cycle = 0; cycle < 100; ++cycle) {
+    INFO("cycle " << cycle);
+    if (cycle % 3 == 0) // a create killed somewhere in its first 150 ms
+      test::kill_after(*this, {"workspace", "create", "busybox"},
+                       std::chrono::milliseconds{rng() % 150});
+    else
+      seen.insert(create());
+    for (const auto& id : workspace_ids(*this)) {
+      seen.insert(id);
+      CHECK(pyro({"workspace", "delete", id}).exit_code == 0);
+    }
+  }
+  // The next create sweeps lock files a killed create left.
+  auto id = create();
+  pyro_json({"workspace", "delete", id});
+  seen.insert(id);
+  for (const auto& s : seen)
+    CHECK(test::leaks(*this, s).empty());
+  auto left = test::home_leftovers(*this);
+  INFO(left.size() << " files left, the first: "
+                   << (left.empty() ? "" : left.front()));
+  CHECK(left.empty());
 }

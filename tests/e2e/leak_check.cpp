@@ -34,22 +34,29 @@ bool names_group(const std::string& cgroups, const std::string& id) {
          || cgroups.find("/pyro/" + id + "/") != std::string::npos;
 }
 
-} // namespace
-
-std::vector<int> sandbox_pids(const sandbox_fixture& f, const std::string& id) {
+// Pids of the live processes for which `wanted(proc_dir, cmdline)` holds.
+template <class Predicate>
+std::vector<int> live_pids(Predicate wanted) {
   std::vector<int> out;
-  auto dir = f.workspace_dir(id).string();
   for (const auto& e : fs::directory_iterator("/proc")) {
     auto name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos
         || zombie_or_gone(name))
       continue;
-    auto cmdline = slurp(e.path() / "cmdline");
-    if (names_group(slurp(e.path() / "cgroup"), id)
-        || cmdline.find(dir) != std::string::npos)
+    if (wanted(e.path(), slurp(e.path() / "cmdline")))
       out.push_back(std::stoi(name));
   }
   return out;
+}
+
+} // namespace
+
+std::vector<int> sandbox_pids(const sandbox_fixture& f, const std::string& id) {
+  auto dir = f.workspace_dir(id).string();
+  return live_pids([&](const fs::path& proc, const std::string& cmdline) {
+    return names_group(slurp(proc / "cgroup"), id)
+           || cmdline.find(dir) != std::string::npos;
+  });
 }
 
 std::vector<std::string> leaks(const sandbox_fixture& f,
@@ -154,19 +161,11 @@ void kill_after(const sandbox_fixture& f, std::vector<std::string> args,
 }
 
 std::vector<int> helper_pids(const sandbox_fixture& f) {
-  std::vector<int> out;
   auto home = f.home.path().string();
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    auto name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos
-        || zombie_or_gone(name))
-      continue;
-    auto cmdline = slurp(e.path() / "cmdline");
-    if (cmdline.find("pyro-sandbox") != std::string::npos
-        && cmdline.find(home) != std::string::npos)
-      out.push_back(std::stoi(name));
-  }
-  return out;
+  return live_pids([&](const fs::path&, const std::string& cmdline) {
+    return cmdline.find("pyro-sandbox") != std::string::npos
+           && cmdline.find(home) != std::string::npos;
+  });
 }
 
 } // namespace pyro::test
