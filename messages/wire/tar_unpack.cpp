@@ -114,10 +114,10 @@ private:
     if (m.type != '0' && m.type != '7' && m.type != '5' && m.type != '2'
         && m.type != '1' && m.type != '6' && m.type != socket_type)
       return refused(clean, "device nodes are not allowed");
-    auto parent = open_dirs(root_, parts, parts.size() - 1, clean);
+    auto parent = parent_of(parts, clean);
     if (!parent)
       return parent.err();
-    int dir = parent->get();
+    int dir = *parent;
     const auto& leaf = parts.back();
     auto mode = m.mode & 07777 & options_.perm_mask;
     if (m.type == '5') {
@@ -200,6 +200,23 @@ private:
     return {};
   }
 
+  // The directory holding `parts`' last component. Members come in tree
+  // order, so the last one's directory is kept: a file among thousands in
+  // one directory costs no walk from the root. It stays valid, as nothing
+  // here ever removes a directory (unlinkat without AT_REMOVEDIR).
+  result<int> parent_of(const std::vector<std::string>& parts,
+                        const std::string& member) {
+    std::vector<std::string> dirs(parts.begin(), parts.end() - 1);
+    if (cached_dir_.get() < 0 || dirs != cached_parts_) {
+      auto opened = open_dirs(root_, parts, dirs.size(), member);
+      if (!opened)
+        return opened.err();
+      cached_dir_ = std::move(*opened);
+      cached_parts_ = std::move(dirs);
+    }
+    return cached_dir_.get();
+  }
+
   // A member's components below the root, after stripping; nullopt for an
   // absolute name or '..'.
   std::optional<std::vector<std::string>> components(const std::string& name) {
@@ -235,6 +252,8 @@ private:
   unpack_totals totals_;
   std::set<std::string> seen_;
   std::vector<directory_meta> directories_;
+  std::vector<std::string> cached_parts_;
+  unique_fd cached_dir_;
   std::vector<char> buffer_ = std::vector<char>(1 << 16);
 };
 
