@@ -5,6 +5,7 @@
 #include <random>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace pyro::sys {
@@ -21,6 +22,13 @@ void remove_dead_temps(const std::filesystem::path& dir,
   for (const auto& dirent : std::filesystem::directory_iterator(dir, ec)) {
     auto name = dirent.path().filename().string();
     if (name.rfind(prefix, 0) != 0)
+      continue;
+    // Only what this user made and no one else could write to: in a shared
+    // directory (an export into /tmp) another user's look-alike, or one
+    // whose insides they can swap for a symlink, is never walked.
+    struct stat st {};
+    if (::lstat(dirent.path().c_str(), &st) != 0 || st.st_uid != ::geteuid()
+        || (st.st_mode & 022) != 0 || S_ISLNK(st.st_mode))
       continue;
     auto pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
     bool gone

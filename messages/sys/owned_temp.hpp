@@ -13,8 +13,9 @@ namespace pyro::sys {
 std::string owned_temp_name(const std::string& prefix);
 
 /// Removes (recursively) every entry of `dir` named by owned_temp_name with
-/// this prefix whose process is gone. Safe while other processes work in
-/// `dir`: a live owner's temporaries are left alone.
+/// this prefix whose process is gone, if this user owns it and no one else
+/// can write to it. Safe while other processes work in `dir`: a live
+/// owner's temporaries are left alone.
 void remove_dead_temps(const std::filesystem::path& dir,
                        const std::string& prefix);
 

@@ -113,7 +113,8 @@ private:
                           + std::to_string(options_.max_entries) + " entries");
     if (m.type != '0' && m.type != '7' && m.type != '5' && m.type != '2'
         && m.type != '1' && m.type != '6' && m.type != socket_type)
-      return refused(clean, "device nodes are not allowed");
+      return refused(clean, "device nodes and other special members are "
+                            "not allowed");
     auto parent = parent_of(parts, clean);
     if (!parent)
       return parent.err();

@@ -1,6 +1,7 @@
 // Export never destroys: it replaces only the entry it was named, through
 // one rename, and leaves nothing behind that a later export does not clean.
 
+#include <algorithm>
 #include <fstream>
 
 #include <unistd.h>
@@ -26,6 +27,7 @@ std::vector<std::string> export_leftovers(const fs::path& dir) {
     if (name.rfind(".pyro-export-", 0) == 0)
       out.push_back(name);
   }
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -96,10 +98,20 @@ TEST_CASE_METHOD(test::sandbox_fixture,
     // A dead process's staging (no such pid) and a live one's (pid 1).
     fs::create_directories(dir / ".pyro-export-999999999-1" / "half");
     fs::create_directories(dir / ".pyro-export-1-2");
+    // Look-alikes someone else could have made or could change inside
+    // (a shared directory such as /tmp): never walked, never removed.
+    fs::create_directories(dir / ".pyro-export-999999999-3");
+    fs::permissions(dir / ".pyro-export-999999999-3", fs::perms::all);
+    fs::create_directories(dir / ".pyro-export-999999999-4");
+    REQUIRE(::chown((dir / ".pyro-export-999999999-4").c_str(), 4242, 4242)
+            == 0);
     pyro_json({"workspace", "export", id, "d", "--output",
                (dir / "again").string()});
     CHECK(read_text(dir / "again" / "f") == "fresh\n");
-    CHECK(export_leftovers(dir) == std::vector<std::string>{".pyro-export-1-2"});
+    CHECK(export_leftovers(dir)
+          == std::vector<std::string>{".pyro-export-1-2",
+                                      ".pyro-export-999999999-3",
+                                      ".pyro-export-999999999-4"});
   }
 }
 
