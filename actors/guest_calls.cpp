@@ -202,6 +202,8 @@ void show_live_state(const state_store& store, workspace_record& record) {
   if (auto backend = backend_of(record))
     record.disk_limited
       = (*backend)->disk_limited(sandbox_spec_for(store, record));
+  if (record.state == "failed")
+    record.hint = failed_workspace_error(record).hint;
   if (show_if_expired(record) || record.state != "started"
       || show_if_gone(store, record))
     return;

@@ -54,6 +54,8 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   CHECK(status["state"] == "failed");
   CHECK_THAT(status["reason"].get<std::string>(),
              Catch::Contains("interrupted"));
+  CHECK_THAT(status["hint"].get<std::string>(),
+             Catch::Contains("pyro workspace delete " + id));
   // Rolled back: its sandbox is gone.
   CHECK(test::sandbox_pids(*this, id).empty());
   auto started = pyro({"workspace", "start", id});
