@@ -27,6 +27,16 @@ struct agent_fixture {
 
   explicit agent_fixture(bool no_openat2 = false) {
     std::filesystem::create_directories(root / "workspace");
+    launch_agent(no_openat2);
+  }
+
+  ~agent_fixture() {
+    stop();
+  }
+
+  /// Starts the agent on `root`, listening on `socket`.
+  void launch_agent(bool no_openat2 = false) {
+    std::filesystem::remove(socket);
     pid = ::fork();
     if (pid == 0) {
       if (no_openat2)
@@ -39,10 +49,6 @@ struct agent_fixture {
     for (int i = 0; i < 500 && !std::filesystem::exists(socket); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds{2});
     REQUIRE(std::filesystem::exists(socket));
-  }
-
-  ~agent_fixture() {
-    stop();
   }
 
   /// SIGTERM, as a backend's stop sends it; SIGKILL if it lingers.

@@ -293,6 +293,18 @@ TEST_CASE_METHOD(test::agent_fixture,
 }
 
 TEST_CASE_METHOD(test::agent_fixture,
+                 "an agent that starts removes what a killed import staged",
+                 "[agent][archive][leftovers]") {
+  stop();
+  fs::create_directories(root / ".pyro-staging-42" / "half" / "done");
+  fs::create_directories(root / "keep-me");
+  launch_agent();
+  ok("hello");
+  CHECK_FALSE(fs::exists(root / ".pyro-staging-42"));
+  CHECK(fs::exists(root / "keep-me"));
+}
+
+TEST_CASE_METHOD(test::agent_fixture,
                  "imports keep any link target and FIFOs, as data",
                  "[agent][archive][content]") {
   auto r = upload("import", {{"dest", "/workspace"}},
