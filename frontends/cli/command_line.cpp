@@ -15,7 +15,10 @@
 #include "frontends/mcp/tool_schema.hpp"
 #include "frontends/sdk/dispatch.hpp"
 #include "frontends/sdk/pyro.hpp"
+#include "frontends/server/runtime_server.hpp"
+#include "frontends/server/server_client.hpp"
 #include "messages/json_text.hpp"
+#include "messages/sys/home_dirs.hpp"
 
 namespace pyro::cli {
 
@@ -78,6 +81,48 @@ int serve_mcp(Pyro& sdk, const json& args, bool as_json) {
   return mcp::serve_http(sdk, options, http);
 }
 
+// Prints a call's result (or error) and says how the process exits.
+int finish(const contract::operation& op, const json& args,
+           const result<json>& out, bool as_json) {
+  if (!out)
+    return report_error(out.err(), as_json);
+  if (as_json) {
+    std::cout << dump_json(*out, 2) << std::endl;
+    return 0;
+  }
+  std::cout << render_human(op, *out, args) << std::flush;
+  return human_exit_status(op, *out);
+}
+
+// `pyro server start|stop|status|run`: the resident runtime of PYRO_HOME.
+int server_command(const contract::operation& op, bool as_json) {
+  auto home = sys::pyro_home();
+  if (op.cli == "server run") {
+    spdlog::set_level(spdlog::level::info); // the log is the server's record
+    server::server_options options;
+    options.home = home;
+    options.idle = server::idle_from_environment();
+    return server::run_server(options);
+  }
+  auto out = op.cli == "server start"  ? server::start_server(home)
+             : op.cli == "server stop" ? server::stop_server(home)
+                                       : server::server_status(home);
+  if (!out)
+    return report_error(out.err(), as_json);
+  std::cout << (as_json ? dump_json(*out, 2) + "\n" : render_human(op, *out, {}))
+            << std::flush;
+  return 0;
+}
+
+// Whether a call may go to a running server: everything but the commands
+// that are a process of their own, unless PYRO_SERVER=off.
+bool forwardable(const contract::operation& op) {
+  const char* setting = std::getenv("PYRO_SERVER");
+  if (setting != nullptr && std::string{setting} == "off")
+    return false;
+  return !op.method.empty() && op.cli != "mcp serve" && op.cli != "demo";
+}
+
 } // namespace
 
 int run(int argc, char** argv) {
@@ -90,28 +135,27 @@ int run(int argc, char** argv) {
   const auto& op = *parsed.op;
   const auto& args = parsed.args;
   bool as_json = parsed.as_json;
+  if (op.cli.rfind("server ", 0) == 0)
+    return server_command(op, as_json);
+  // Progress lines go to stderr, so stdout stays the result alone.
+  auto progress = [](const std::string& line) {
+    std::cerr << render_progress(line) << std::flush;
+  };
+  if (forwardable(op))
+    if (auto forwarded = server::call_if_running(sys::pyro_home(), op, args,
+                                                 progress))
+      return finish(op, args, *forwarded, as_json);
   try {
     // A one-shot command would only park a sandbox to drain it on exit; it
     // still takes one that a longer-lived process parked.
     pyro_options options;
     options.sandbox_pool = op.cli == "mcp serve" ? sandbox_pool_target(1) : 0;
     Pyro sdk{options};
-    // Progress lines go to stderr, so stdout stays the result alone.
-    auto progress = [](const std::string& line) {
-      std::cerr << render_progress(line) << std::flush;
-    };
     if (op.cli == "mcp serve")
       return serve_mcp(sdk, args, as_json);
     auto out = op.cli == "demo" ? run_demo(sdk, args, progress)
                                 : dispatch(sdk, op, args, progress);
-    if (!out)
-      return report_error(out.err(), as_json);
-    if (as_json) {
-      std::cout << dump_json(*out, 2) << std::endl;
-      return 0;
-    }
-    std::cout << render_human(op, *out, args) << std::flush;
-    return human_exit_status(op, *out);
+    return finish(op, args, out, as_json);
   } catch (const std::exception& e) {
     return report_error(make_error(error_code::internal, e.what(),
                                    "rerun with -v and report the output"),

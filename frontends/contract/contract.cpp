@@ -330,6 +330,48 @@ std::vector<operation> build() {
        mutating(),
        "Ollama demo"});
 
+  // -- the resident runtime ---------------------------------------------------
+  add({"server start",
+       {},
+       {},
+       "Start this PYRO_HOME's resident runtime in the background: later "
+       "calls go through it and share its actors and its parked sandboxes.",
+       "pyro server start",
+       {},
+       no_profile,
+       mutating(),
+       {}});
+  add({"server status",
+       {},
+       {},
+       "Show the resident runtime: pid, version, uptime, requests, "
+       "workspaces, memory.",
+       "pyro server status --json",
+       {},
+       no_profile,
+       read_only(),
+       {}});
+  add({"server stop",
+       {},
+       {},
+       "Stop the resident runtime once its calls in flight finish; sandboxes "
+       "keep running and later calls serve themselves.",
+       "pyro server stop",
+       {},
+       no_profile,
+       mutating(),
+       {}});
+  add({"server run",
+       {},
+       {},
+       "Run the resident runtime in the foreground (what `server start` "
+       "runs detached, and what a service manager runs).",
+       "pyro server run",
+       {},
+       no_profile,
+       mutating(),
+       {}});
+
   // -- one-shot ---------------------------------------------------------------
   add({"run",
        "vm_run",

@@ -1,0 +1,213 @@
+#include "frontends/server/server_client.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "frontends/server/server_files.hpp"
+#include "frontends/server/server_protocol.hpp"
+#include "frontends/version.hpp"
+#include "messages/json_text.hpp"
+#include "messages/sys/unique_fd.hpp"
+#include "messages/wire/frame.hpp"
+
+namespace pyro::server {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using sys::unique_fd;
+
+namespace {
+
+// A connection to the server, or an invalid fd when none listens. A socket
+// whose listener is another user (not root) is treated as no server: this
+// home's state is never handed to it.
+unique_fd connect_to(const fs::path& home) {
+  auto path = socket_path(home);
+  sockaddr_un addr{};
+  if (path.string().size() >= sizeof addr.sun_path)
+    return unique_fd{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path.c_str());
+  unique_fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  if (fd.get() < 0
+      || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr)
+           != 0)
+    return unique_fd{};
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0
+      || (cred.uid != ::geteuid() && cred.uid != 0))
+    return unique_fd{};
+  return fd;
+}
+
+json client_facts() {
+  json env = json::object();
+  for (const char* key : environment_keys) {
+    const char* v = std::getenv(key);
+    env[key] = v ? json(v) : json(nullptr);
+  }
+  return {{"version", std::string{version()}}, {"env", std::move(env)}};
+}
+
+// One request on a connected socket: progress lines relayed, then the
+// result or the error the server sent.
+result<json> exchange(int fd, const std::string& op, json args,
+                      const progress_sink& progress) {
+  json request{{"op", op}, {"args", std::move(args)}, {"client", client_facts()}};
+  if (auto sent
+      = wire::write_frame(fd, wire::frame_kind::header, dump_json(request));
+      !sent)
+    return sent.err();
+  for (;;) {
+    auto frame = wire::read_frame(fd);
+    if (!frame)
+      return make_error(error_code::unavailable,
+                        "the pyro server went away during the call: "
+                          + frame.err().message,
+                        "retry; `pyro server status` says whether it runs");
+    if (frame->kind == wire::frame_kind::data) {
+      if (progress)
+        progress(frame->body);
+      continue;
+    }
+    auto reply = json::parse(frame->body, nullptr, false);
+    if (!reply.is_object())
+      return make_error(error_code::internal,
+                        "the pyro server sent a malformed reply");
+    if (reply.value("ok", false))
+      return reply.value("result", json{});
+    return error_from_json(reply);
+  }
+}
+
+// Forks a detached `pyro server run` in a session of its own; the
+// intermediate child exits at once, so nothing is left to reap.
+status spawn_server(const fs::path& home) {
+  std::error_code ec;
+  fs::create_directories(home, ec);
+  int log = ::open(log_path(home).c_str(),
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  pid_t child = ::fork();
+  if (child < 0)
+    return make_error(error_code::internal,
+                      std::string{"cannot fork the server: "}
+                        + std::strerror(errno));
+  if (child == 0) {
+    ::setsid();
+    if (::fork() != 0)
+      ::_exit(0);
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    if (log >= 0) {
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+    }
+    ::setenv("PYRO_HOME", home.c_str(), 1);
+    ::execl("/proc/self/exe", "pyro", "server", "run",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  if (log >= 0)
+    ::close(log);
+  ::waitpid(child, nullptr, 0);
+  return {};
+}
+
+void make_absolute(json& value, const fs::path& cwd, bool after_equals) {
+  if (!value.is_string())
+    return;
+  auto text = value.get<std::string>();
+  auto at = after_equals ? text.find('=') : std::string::npos;
+  auto head = at == std::string::npos ? std::string{} : text.substr(0, at + 1);
+  auto path = at == std::string::npos ? text : text.substr(at + 1);
+  if (!path.empty() && path.front() != '/')
+    value = head + (cwd / path).lexically_normal().string();
+}
+
+} // namespace
+
+json absolute_host_paths(const contract::operation& op, json args,
+                         const fs::path& cwd) {
+  for (const auto& p : op.params) {
+    if (p.host_path == contract::host_access::none)
+      continue;
+    auto it = args.find(std::string{p.name});
+    if (it == args.end())
+      continue;
+    if (it->is_array()) {
+      for (auto& item : *it) {
+        if (item.is_object() && !p.host_path_member.empty()) {
+          auto member = item.find(std::string{p.host_path_member});
+          if (member != item.end())
+            make_absolute(*member, cwd, false);
+        } else {
+          // NAME=PATH lists (`--secret-file`) name the path after '='.
+          make_absolute(item, cwd, true);
+        }
+      }
+    } else {
+      make_absolute(*it, cwd, false);
+    }
+  }
+  return args;
+}
+
+std::optional<result<json>> call_if_running(const fs::path& home,
+                                            const contract::operation& op,
+                                            json args,
+                                            const progress_sink& progress) {
+  auto fd = connect_to(home);
+  if (fd.get() < 0)
+    return std::nullopt;
+  std::error_code ec;
+  auto cwd = fs::current_path(ec);
+  return exchange(fd.get(), std::string{op.method},
+                  absolute_host_paths(op, std::move(args), cwd), progress);
+}
+
+result<json> server_status(const fs::path& home) {
+  auto fd = connect_to(home);
+  if (fd.get() < 0)
+    return make_error(error_code::unavailable,
+                      "no pyro server runs for " + home.string(),
+                      "`pyro server start` starts one");
+  return exchange(fd.get(), status_op, json::object(), {});
+}
+
+result<json> start_server(const fs::path& home) {
+  if (auto running = server_status(home))
+    return running;
+  if (auto spawned = spawn_server(home); !spawned)
+    return spawned.err();
+  for (int i = 0; i < 500; ++i) {
+    if (auto up = server_status(home))
+      return up;
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  return make_error(error_code::unavailable,
+                    "the pyro server did not come up within 10 s",
+                    "see " + log_path(home).string());
+}
+
+result<json> stop_server(const fs::path& home) {
+  auto fd = connect_to(home);
+  if (fd.get() < 0)
+    return json{{"stopped", false}, {"running", false}};
+  auto said = exchange(fd.get(), stop_op, json::object(), {});
+  if (!said)
+    return said.err();
+  for (int i = 0; i < 1500 && connect_to(home).get() >= 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  return json{{"stopped", true}, {"pid", said->value("pid", 0)}};
+}
+
+} // namespace pyro::server

@@ -1,0 +1,173 @@
+// The resident runtime: `pyro server start` makes later calls of the same
+// PYRO_HOME go through one process, which serves them as the CLI would,
+// refuses a caller whose environment differs, stops and idles out cleanly,
+// and whose death leaves callers serving themselves.
+
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include <unistd.h>
+
+#include "leak_check.hpp"
+#include "sandbox_fixture.hpp"
+
+using namespace pyro;
+using nlohmann::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in{path};
+  return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+// Pids of `pyro server run` processes serving `home`.
+std::vector<int> server_pids(const fs::path& home) {
+  std::vector<int> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    auto cmdline = slurp(e.path() / "cmdline");
+    auto stat = slurp(e.path() / "stat");
+    if (cmdline.find(std::string{"server\0run", 10}) == std::string::npos
+        || stat.find(") Z ") != std::string::npos)
+      continue;
+    auto environ = slurp(e.path() / "environ");
+    if (environ.find("PYRO_HOME=" + home.string() + '\0') != std::string::npos)
+      out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+// Stops the home's server whatever the test did, before the home goes.
+struct server_guard {
+  const test::sandbox_fixture& f;
+  ~server_guard() {
+    f.pyro({"server", "stop"});
+    for (int pid : server_pids(f.home.path()))
+      ::kill(pid, SIGKILL);
+  }
+};
+
+bool gone_within(const fs::path& home, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!server_pids(home).empty()
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  return server_pids(home).empty();
+}
+
+} // namespace
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "calls go through a started server and behave as without it",
+                 "[e2e][server]") {
+  server_guard guard{*this};
+  auto started = pyro_json({"server", "start"});
+  auto pid = started["pid"].get<int>();
+  CHECK(server_pids(home.path()) == std::vector<int>{pid});
+  // A second start finds it.
+  CHECK(pyro_json({"server", "start"})["pid"] == pid);
+  auto before = pyro_json({"server", "status"})["requests"].get<int>();
+
+  auto id = create();
+  CHECK(out(id, "echo hi > f && cat f") == "hi\n");
+  CHECK(pyro_json({"workspace", "diff", id})["changed"] == true);
+  // A relative host path means the caller's directory, not the server's.
+  test::temp_dir host;
+  auto cwd = fs::current_path();
+  fs::current_path(host.path());
+  auto exported
+    = pyro({"workspace", "export", id, "f", "--output", "relative.txt"});
+  fs::current_path(cwd);
+  INFO(exported.err);
+  CHECK(exported.exit_code == 0);
+  CHECK(slurp(host.path() / "relative.txt") == "hi\n");
+  auto after = pyro_json({"server", "status"});
+  CHECK(after["requests"].get<int>() >= before + 5);
+  CHECK(after["workspaces"] == 1);
+
+  // Its errors are the CLI's errors, exit codes included.
+  auto missing = pyro({"workspace", "status", "ws-nope"});
+  CHECK(missing.exit_code == 3);
+  CHECK_THAT(missing.err, Catch::Contains("does not exist"));
+
+  pyro_json({"workspace", "delete", id});
+  pyro_json({"server", "stop"});
+  CHECK(gone_within(home.path(), 10s));
+  CHECK_FALSE(fs::exists(home.path() / "server.sock"));
+  // With no server, calls serve themselves.
+  auto status = pyro({"server", "status"});
+  CHECK(status.exit_code != 0);
+  CHECK(pyro_json({"workspace", "list"})["count"] == 0);
+}
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "a caller whose environment differs from the server's is "
+                 "refused, not served differently",
+                 "[e2e][server]") {
+  server_guard guard{*this};
+  pyro_json({"server", "start"});
+  auto args = std::vector<std::string>{PYRO_BIN, "workspace", "list"};
+  auto r = test::run_process(args,
+                             {{"PYRO_HOME", home.path().string()},
+                              {"PYRO_ENVIRONMENT_CACHE_DIR", "/elsewhere"},
+                              {"PYRO_BACKEND", ""}});
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.err, Catch::Contains("PYRO_ENVIRONMENT_CACHE_DIR"));
+  CHECK_THAT(r.err, Catch::Contains("pyro server stop"));
+  // PYRO_SERVER=off serves the call here, whatever runs.
+  auto local = test::run_process(args,
+                                 {{"PYRO_HOME", home.path().string()},
+                                  {"PYRO_ENVIRONMENT_CACHE_DIR", "/elsewhere"},
+                                  {"PYRO_BACKEND", ""},
+                                  {"PYRO_SERVER", "off"}});
+  CHECK(local.exit_code == 0);
+}
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "a server killed with -9 leaves callers serving themselves "
+                 "and a new server can start",
+                 "[e2e][server]") {
+  server_guard guard{*this};
+  auto first = pyro_json({"server", "start"})["pid"].get<int>();
+  auto id = create();
+  ::kill(first, SIGKILL);
+  CHECK(gone_within(home.path(), 5s));
+  // The socket file is still there; nobody answers on it.
+  CHECK(out(id, "echo still") == "still\n");
+  auto second = pyro_json({"server", "start"})["pid"].get<int>();
+  CHECK(second != first);
+  CHECK(out(id, "echo again") == "again\n");
+  pyro_json({"workspace", "delete", id});
+}
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "an exec whose caller is killed is cancelled by the server",
+                 "[e2e][server]") {
+  server_guard guard{*this};
+  pyro_json({"server", "start"});
+  auto id = create();
+  test::kill_after(*this, {"workspace", "exec", id, "--", "sleep 30"}, 700ms);
+  std::this_thread::sleep_for(1500ms);
+  CHECK(out(id, "ps -o args | grep -c '^sleep 30' || true") == "0\n");
+  pyro_json({"workspace", "delete", id});
+}
+
+TEST_CASE_METHOD(test::sandbox_fixture, "an idle server exits on its own",
+                 "[e2e][server]") {
+  server_guard guard{*this};
+  auto r = test::run_process({PYRO_BIN, "server", "start", "--json"},
+                             {{"PYRO_HOME", home.path().string()},
+                              {"PYRO_ENVIRONMENT_CACHE_DIR",
+                               cache.path().string()},
+                              {"PYRO_BACKEND", ""},
+                              {"PYRO_SERVER_IDLE_SECONDS", "1"}});
+  REQUIRE(r.exit_code == 0);
+  CHECK(gone_within(home.path(), 10s));
+  CHECK_THAT(slurp(home.path() / "server.log"), Catch::Contains("idle"));
+}
