@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -168,12 +169,17 @@ private:
     // nobody is left to read what it prints.
     auto tag = "server-" + std::to_string(++requests_);
     args[cancel_tag_key] = tag;
-    std::atomic<bool> done{false};
+    int finished[2] = {-1, -1};
+    if (::pipe2(finished, O_CLOEXEC) != 0)
+      return settle(dispatch(sdk_, *operation, args, progress));
+    unique_fd finished_read{finished[0]};
+    unique_fd finished_write{finished[1]};
     std::thread watcher{[&] {
-      watch_caller(fd, done, args.value("workspace_id", std::string{}), tag);
+      watch_caller(fd, finished_read.get(),
+                   args.value("workspace_id", std::string{}), tag);
     }};
     auto out = dispatch(sdk_, *operation, args, progress);
-    done = true;
+    finished_write = unique_fd{}; // wakes the watcher: the call is over
     watcher.join();
     return settle(std::move(out));
   }
@@ -182,20 +188,24 @@ private:
     return out ? success(std::move(*out)) : failure(out.err());
   }
 
-  void watch_caller(int fd, const std::atomic<bool>& done,
-                    const std::string& workspace_id, const std::string& tag) {
-    while (!done) {
-      pollfd pfd{fd, POLLRDHUP, 0};
-      if (::poll(&pfd, 1, 100) <= 0 || (pfd.revents & (POLLRDHUP | POLLHUP)) == 0)
-        continue;
-      // The exec may not have reached the agent yet: try a few times.
-      for (int attempt = 0; attempt < 20 && !done; ++attempt) {
-        auto r = sdk_.cancel_exec(workspace_id, tag);
-        if (!r || r->value("cancelled", false))
-          return;
-        std::this_thread::sleep_for(std::chrono::milliseconds{100});
-      }
+  // Waits for the call to finish (`finished` reads end of file) or the
+  // caller to hang up, and then cancels the exec.
+  void watch_caller(int fd, int finished, const std::string& workspace_id,
+                    const std::string& tag) {
+    pollfd pfds[2] = {{finished, POLLIN, 0}, {fd, POLLRDHUP, 0}};
+    while (::poll(pfds, 2, -1) < 0 && errno == EINTR)
+      continue;
+    if (pfds[0].revents != 0
+        || (pfds[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0)
       return;
+    // The exec may not have reached the agent yet: try a few times.
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      auto r = sdk_.cancel_exec(workspace_id, tag);
+      if (!r || r->value("cancelled", false))
+        return;
+      pollfd again{finished, POLLIN, 0};
+      if (::poll(&again, 1, 100) > 0)
+        return; // the exec ended by itself meanwhile
     }
   }
 
@@ -209,14 +219,15 @@ private:
                           + client.value("version", std::string{}),
                         "run `pyro server stop`; the next call starts a "
                         "server of this version");
-    for (const auto& [name, value] : client.value("env", json::object()).items()) {
+    auto env = client.value("env", json::object());
+    for (const auto& [name, value] : env.items()) {
       const char* mine = std::getenv(name.c_str());
-      json own = mine ? json(mine) : json(nullptr);
+      json own = mine && *mine ? json(mine) : json(nullptr);
       if (own != value)
         return make_error(error_code::failed_precondition,
                           "the running pyro server (pid "
                             + std::to_string(::getpid()) + ") has " + name
-                            + "=" + (mine ? mine : "(unset)")
+                            + "=" + (own.is_string() ? mine : "(unset)")
                             + ", this call has "
                             + (value.is_string() ? value.get<std::string>()
                                                  : "(unset)"),

@@ -53,7 +53,7 @@ json client_facts() {
   json env = json::object();
   for (const char* key : environment_keys) {
     const char* v = std::getenv(key);
-    env[key] = v ? json(v) : json(nullptr);
+    env[key] = v && *v ? json(v) : json(nullptr); // empty is unset to pyro
   }
   return {{"version", std::string{version()}}, {"env", std::move(env)}};
 }
