@@ -9,7 +9,7 @@
 #include "actors/redaction.hpp"
 #include "actors/secret_store.hpp"
 #include "actors/teardown.hpp"
-#include "actors/terminal_text.hpp"
+#include "messages/terminal_text.hpp"
 #include "actors/workspace_ops.hpp"
 #include "messages/json_text.hpp"
 #include "messages/sys/clock.hpp"

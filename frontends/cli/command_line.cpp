@@ -8,6 +8,7 @@
 
 #include "actors/sandbox_pool.hpp"
 #include "frontends/cli/demo.hpp"
+#include "frontends/cli/output.hpp"
 #include "frontends/cli/parsed_command.hpp"
 #include "frontends/cli/render.hpp"
 #include "frontends/contract/contract.hpp"
@@ -31,15 +32,6 @@ void set_up_logging(bool verbose) {
   logger->set_pattern("[%H:%M:%S.%e] [%l] %v");
   logger->set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
   spdlog::set_default_logger(logger);
-}
-
-int report_error(const error& err, bool as_json) {
-  if (as_json) {
-    std::cout << dump_json(to_json(err), 2) << std::endl;
-  } else {
-    std::cerr << render_error(err);
-  }
-  return info(err.code).exit_code;
 }
 
 int serve_mcp(Pyro& sdk, const json& args, bool as_json) {
@@ -81,19 +73,6 @@ int serve_mcp(Pyro& sdk, const json& args, bool as_json) {
   return mcp::serve_http(sdk, options, http);
 }
 
-// Prints a call's result (or error) and says how the process exits.
-int finish(const contract::operation& op, const json& args,
-           const result<json>& out, bool as_json) {
-  if (!out)
-    return report_error(out.err(), as_json);
-  if (as_json) {
-    std::cout << dump_json(*out, 2) << std::endl;
-    return 0;
-  }
-  std::cout << render_human(op, *out, args) << std::flush;
-  return human_exit_status(op, *out);
-}
-
 // `pyro server start|stop|status|run`: the resident runtime of PYRO_HOME.
 int server_command(const contract::operation& op, bool as_json) {
   auto home = sys::pyro_home();
@@ -114,15 +93,6 @@ int server_command(const contract::operation& op, bool as_json) {
   return 0;
 }
 
-// Whether a call may go to a running server: everything but the commands
-// that are a process of their own, unless PYRO_SERVER=off.
-bool forwardable(const contract::operation& op) {
-  const char* setting = std::getenv("PYRO_SERVER");
-  if (setting != nullptr && std::string{setting} == "off")
-    return false;
-  return !op.method.empty() && op.cli != "mcp serve" && op.cli != "demo";
-}
-
 } // namespace
 
 int run(int argc, char** argv) {
@@ -137,10 +107,7 @@ int run(int argc, char** argv) {
   bool as_json = parsed.as_json;
   if (op.cli.rfind("server ", 0) == 0)
     return server_command(op, as_json);
-  // Progress lines go to stderr, so stdout stays the result alone.
-  auto progress = [](const std::string& line) {
-    std::cerr << render_progress(line) << std::flush;
-  };
+  progress_fn progress = print_progress;
   if (forwardable(op))
     if (auto forwarded = server::call_if_running(sys::pyro_home(), op, args,
                                                  progress))

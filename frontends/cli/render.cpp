@@ -6,7 +6,7 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "actors/terminal_text.hpp"
+#include "messages/terminal_text.hpp"
 #include "messages/json_text.hpp"
 #include "messages/sys/clock.hpp"
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "actors/terminal_text.hpp"
+#include "messages/terminal_text.hpp"
 
 using namespace pyro;
 

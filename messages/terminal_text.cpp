@@ -1,4 +1,4 @@
-#include "actors/terminal_text.hpp"
+#include "messages/terminal_text.hpp"
 
 #include <vector>
 

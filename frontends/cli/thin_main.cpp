@@ -1,0 +1,52 @@
+// `pyro`: the thin client. It parses the command line, and when the
+// resident server of PYRO_HOME runs, forwards the call there and prints the
+// answer; it links no runtime (no CAF, libgit2, libarchive, libcurl or
+// libseccomp), so such a call costs little more than a process start.
+// Everything else (no server, PYRO_SERVER=off, `server ...`, `mcp serve`,
+// `demo`) is handed, argv unchanged, to `pyro-runtime` beside it, which
+// serves the call itself.
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "frontends/cli/output.hpp"
+#include "frontends/cli/parsed_command.hpp"
+#include "frontends/server/server_client.hpp"
+#include "messages/sys/home_dirs.hpp"
+
+namespace {
+
+int hand_to_runtime(char** argv, bool as_json) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  auto runtime = self.parent_path() / "pyro-runtime";
+  ::execv(runtime.c_str(), argv);
+  return pyro::cli::report_error(
+    pyro::make_error(pyro::error_code::internal,
+                     "cannot run " + runtime.string() + ": "
+                       + std::strerror(errno),
+                     "pyro-runtime is installed beside pyro; reinstall"),
+    as_json);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace pyro::cli;
+  auto parsed = parse_command_line({argv, argv + argc});
+  if (parsed.failure)
+    return report_error(*parsed.failure, parsed.as_json);
+  if (parsed.op == nullptr)
+    return parsed.exit_status;
+  const auto& op = *parsed.op;
+  if (forwardable(op))
+    if (auto forwarded = pyro::server::call_if_running(
+          pyro::sys::pyro_home(), op, parsed.args, print_progress))
+      return finish(op, parsed.args, *forwarded, parsed.as_json);
+  return hand_to_runtime(argv, parsed.as_json);
+}
