@@ -1,5 +1,6 @@
 #include "frontends/cli/parsed_command.hpp"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -54,6 +55,27 @@ CLI::App& group_for(CLI::App& root, const std::vector<std::string>& words,
   return *app;
 }
 
+// The words of `argv` before the first option or `--`: what names the
+// command (`workspace exec WS`).
+std::vector<std::string> leading_words(const std::vector<std::string>& argv) {
+  std::vector<std::string> out;
+  for (size_t i = 1; i < argv.size(); ++i) {
+    if (argv[i] == "--json" || argv[i] == "-v" || argv[i] == "--verbose")
+      continue; // pyro's own flags may come first
+    if (argv[i].empty() || argv[i].front() == '-')
+      break;
+    out.push_back(argv[i]);
+  }
+  return out;
+}
+
+bool has_subcommand(CLI::App& app, const std::string& name) {
+  for (auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    if (sub->get_name() == name)
+      return true;
+  return false;
+}
+
 // The exit codes as the error table has them, for --help.
 std::string exit_code_list() {
   std::string out = "Exit codes (the same for an error in every command): "
@@ -85,14 +107,22 @@ parsed_command parse_command_line(const std::vector<std::string>& argv) {
   app.add_flag("--json", out.as_json, "Print structured JSON on stdout.");
   app.add_flag("-v,--verbose", out.verbose, "Debug logs on stderr.");
 
+  // Only the operations the command line can name get their parameters
+  // bound (building every option of every command costs more than a thin
+  // client's whole run); the rest are listed by name and summary for help.
+  auto named = leading_words(argv);
   std::vector<std::unique_ptr<bound_operation>> bound;
   for (const auto& op : contract::operations()) {
     if (op.cli.empty())
       continue;
     auto words = contract::cli_words(op.cli);
     auto& parent = group_for(app, words, words.size() - 1);
-    bound.push_back(
-      std::make_unique<bound_operation>(parent, words.back(), op));
+    if (named.size() >= words.size()
+        && std::equal(words.begin(), words.end(), named.begin()))
+      bound.push_back(
+        std::make_unique<bound_operation>(parent, words.back(), op));
+    else if (!has_subcommand(parent, words.back()))
+      parent.add_subcommand(words.back(), std::string{op.summary});
   }
   // `demo` is both a command and the parent of `demo ollama`.
   for (auto* sub : app.get_subcommands([](CLI::App*) { return true; }))

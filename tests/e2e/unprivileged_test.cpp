@@ -27,7 +27,8 @@ struct unprivileged_fixture {
   unprivileged_fixture() {
     auto bin = fs::path{PYRO_BIN}.parent_path();
     fs::create_directories(dir.path() / "bin");
-    for (const char* name : {"pyro", "pyro-agent", "pyro-sandbox"})
+    for (const char* name :
+         {"pyro", "pyro-runtime", "pyro-agent", "pyro-sandbox"})
       fs::copy_file(bin / name, dir.path() / "bin" / name);
     for (const auto& e : fs::recursive_directory_iterator(dir.path()))
       REQUIRE(::lchown(e.path().c_str(), 65534, 65534) == 0);
