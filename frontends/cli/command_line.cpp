@@ -109,8 +109,8 @@ int run(int argc, char** argv) {
     return server_command(op, as_json);
   progress_fn progress = print_progress;
   if (forwardable(op))
-    if (auto forwarded = server::call_if_running(sys::pyro_home(), op, args,
-                                                 progress))
+    if (auto forwarded
+        = server::call_server(sys::pyro_home(), op, args, progress, false))
       return finish(op, args, *forwarded, as_json);
   try {
     // A one-shot command would only park a sandbox to drain it on exit; it

@@ -1,10 +1,11 @@
-// `pyro`: the thin client. It parses the command line, and when the
-// resident server of PYRO_HOME runs, forwards the call there and prints the
-// answer; it links no runtime (no CAF, libgit2, libarchive, libcurl or
+// `pyro`: the thin client. It parses the command line, forwards the call
+// to the resident server of PYRO_HOME (starting one when none runs) and
+// prints the answer; it links no runtime (no CAF, libgit2, libarchive, libcurl or
 // libseccomp), so such a call costs little more than a process start.
-// Everything else (no server, PYRO_SERVER=off, `server ...`, `mcp serve`,
-// `demo`) is handed, argv unchanged, to `pyro-runtime` beside it, which
-// serves the call itself.
+// Everything else (PYRO_SERVER=off, a server that cannot start or is set up
+// with another environment, `server ...`, `mcp serve`, `demo`) is handed,
+// argv unchanged, to `pyro-runtime` beside it, which serves the call
+// itself.
 
 #include <cerrno>
 #include <cstring>
@@ -45,8 +46,8 @@ int main(int argc, char** argv) {
     return parsed.exit_status;
   const auto& op = *parsed.op;
   if (forwardable(op))
-    if (auto forwarded = pyro::server::call_if_running(
-          pyro::sys::pyro_home(), op, parsed.args, print_progress))
+    if (auto forwarded = pyro::server::call_server(
+          pyro::sys::pyro_home(), op, parsed.args, print_progress, true))
       return finish(op, parsed.args, *forwarded, parsed.as_json);
   return hand_to_runtime(argv, parsed.as_json);
 }

@@ -89,7 +89,11 @@ class runtime_server {
 public:
   runtime_server(const server_options& options, Pyro& sdk)
     : options_(options), sdk_(sdk), started_at_(sys::unix_now()) {
-    // nop
+    struct stat st {};
+    if (::stat(options_.home.c_str(), &st) == 0) {
+      home_inode_ = st.st_ino;
+      home_device_ = st.st_dev;
+    }
   }
 
   int serve(int listener) {
@@ -113,6 +117,10 @@ public:
         spdlog::info("idle for {} s: exiting", options_.idle.count());
         break;
       }
+      if (!home_still_there()) {
+        spdlog::info("{} was removed: exiting", options_.home.string());
+        break;
+      }
     }
     // New callers find no socket from here on (and start a new server, or
     // serve themselves); calls in flight finish, their clients wait.
@@ -125,6 +133,14 @@ public:
   }
 
 private:
+  // The home this server serves is the directory it found at start; once
+  // that is gone (removed, or replaced) nothing is left to serve.
+  bool home_still_there() const {
+    struct stat st {};
+    return ::stat(options_.home.c_str(), &st) == 0 && st.st_ino == home_inode_
+           && st.st_dev == home_device_;
+  }
+
   void handle(unique_fd fd) {
     auto reply = answer(fd.get());
     static_cast<void>(wire::write_frame(fd.get(), wire::frame_kind::header,
@@ -151,8 +167,12 @@ private:
       stop_requested = true;
       return success(json{{"stopping", true}, {"pid", ::getpid()}});
     }
-    if (auto mismatch = client_mismatch(request.value("client", json{})))
-      return failure(*mismatch);
+    if (auto mismatch = client_mismatch(request.value("client", json{}))) {
+      // Not served differently: the caller serves the call itself.
+      auto refused = failure(*mismatch);
+      refused["serve_yourself"] = true;
+      return refused;
+    }
     const auto* operation = contract::find_method(op);
     if (operation == nullptr || !dispatchable(*operation))
       return failure(make_error(error_code::invalid_argument,
@@ -268,6 +288,8 @@ private:
   double started_at_;
   std::atomic<int> in_flight_{0};
   std::atomic<uint64_t> requests_{0};
+  ino_t home_inode_ = 0;
+  dev_t home_device_ = 0;
 };
 
 } // namespace

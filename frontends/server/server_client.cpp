@@ -6,7 +6,9 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include "frontends/server/server_protocol.hpp"
 #include "frontends/version.hpp"
 #include "messages/json_text.hpp"
+#include "messages/sys/file_lock.hpp"
 #include "messages/sys/unique_fd.hpp"
 #include "messages/wire/frame.hpp"
 
@@ -25,6 +28,9 @@ using nlohmann::json;
 using sys::unique_fd;
 
 namespace {
+
+// Marks a refusal that asks the caller to serve the call itself.
+constexpr const char* serve_yourself = "serve-yourself";
 
 // A connection to the server, or an invalid fd when none listens. A socket
 // whose listener is another user (not root) is treated as no server: this
@@ -85,17 +91,29 @@ result<json> exchange(int fd, const std::string& op, json args,
                         "the pyro server sent a malformed reply");
     if (reply.value("ok", false))
       return reply.value("result", json{});
-    return error_from_json(reply);
+    auto err = error_from_json(reply);
+    if (reply.value("serve_yourself", false))
+      err.code = error_code::failed_precondition, err.hint = serve_yourself;
+    return err;
   }
 }
 
 // Forks a detached `pyro server run` in a session of its own; the
-// intermediate child exits at once, so nothing is left to reap.
-status spawn_server(const fs::path& home) {
+// intermediate child exits at once, so nothing is left to reap. Returns the
+// server's pid.
+result<pid_t> spawn_server(const fs::path& home) {
   std::error_code ec;
   fs::create_directories(home, ec);
+  // The runtime binary lies beside this one (the thin `pyro` or itself).
+  auto runtime = fs::read_symlink("/proc/self/exe", ec).parent_path()
+                 / "pyro-runtime";
   int log = ::open(log_path(home).c_str(),
                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int told[2] = {-1, -1};
+  if (::pipe2(told, O_CLOEXEC) != 0)
+    return make_error(error_code::internal,
+                      std::string{"cannot start the server: "}
+                        + std::strerror(errno));
   pid_t child = ::fork();
   if (child < 0)
     return make_error(error_code::internal,
@@ -103,23 +121,35 @@ status spawn_server(const fs::path& home) {
                         + std::strerror(errno));
   if (child == 0) {
     ::setsid();
-    if (::fork() != 0)
+    pid_t server = ::fork();
+    if (server != 0) {
+      static_cast<void>(::write(told[1], &server, sizeof server));
       ::_exit(0);
+    }
     int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 0);
     if (log >= 0) {
       ::dup2(log, 1);
       ::dup2(log, 2);
     }
+    // Nothing of the caller's but the log: a pipe the caller's own caller
+    // waits on (for its end of file) must not live on in a daemon.
+    ::syscall(SYS_close_range, 3U, ~0U, 0U);
     ::setenv("PYRO_HOME", home.c_str(), 1);
-    ::execl("/proc/self/exe", "pyro", "server", "run",
+    ::execl(runtime.c_str(), "pyro-runtime", "server", "run",
             static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  ::close(told[1]);
   if (log >= 0)
     ::close(log);
+  pid_t server = -1;
+  auto n = ::read(told[0], &server, sizeof server);
+  ::close(told[0]);
   ::waitpid(child, nullptr, 0);
-  return {};
+  if (n != sizeof server || server <= 0)
+    return make_error(error_code::internal, "cannot start the server");
+  return server;
 }
 
 void make_absolute(json& value, const fs::path& cwd, bool after_equals) {
@@ -161,17 +191,23 @@ json absolute_host_paths(const contract::operation& op, json args,
   return args;
 }
 
-std::optional<result<json>> call_if_running(const fs::path& home,
-                                            const contract::operation& op,
-                                            json args,
-                                            const progress_sink& progress) {
+std::optional<result<json>> call_server(const fs::path& home,
+                                        const contract::operation& op,
+                                        json args,
+                                        const progress_sink& progress,
+                                        bool start_if_missing) {
   auto fd = connect_to(home);
+  if (fd.get() < 0 && start_if_missing && start_server(home))
+    fd = connect_to(home);
   if (fd.get() < 0)
     return std::nullopt;
   std::error_code ec;
   auto cwd = fs::current_path(ec);
-  return exchange(fd.get(), std::string{op.method},
-                  absolute_host_paths(op, std::move(args), cwd), progress);
+  auto out = exchange(fd.get(), std::string{op.method},
+                      absolute_host_paths(op, std::move(args), cwd), progress);
+  if (!out && out.err().hint == serve_yourself)
+    return std::nullopt; // a server set up otherwise: nothing was done
+  return out;
 }
 
 result<json> server_status(const fs::path& home) {
@@ -186,11 +222,24 @@ result<json> server_status(const fs::path& home) {
 result<json> start_server(const fs::path& home) {
   if (auto running = server_status(home))
     return running;
-  if (auto spawned = spawn_server(home); !spawned)
+  // Racing starters take turns: the first starts one, the rest find it.
+  std::error_code ec;
+  fs::create_directories(home, ec);
+  auto turn = sys::file_lock::acquire(home / "server.starting",
+                                      std::chrono::seconds{15});
+  if (auto running = server_status(home))
+    return running;
+  auto spawned = spawn_server(home);
+  if (!spawned)
     return spawned.err();
-  for (int i = 0; i < 500; ++i) {
+  // Until it answers; a server that ended (another won the race, or it
+  // could not listen) is given a moment for the winner to answer.
+  int grace = 25;
+  for (int i = 0; i < 500 && grace > 0; ++i) {
     if (auto up = server_status(home))
       return up;
+    if (::kill(*spawned, 0) != 0)
+      --grace;
     std::this_thread::sleep_for(std::chrono::milliseconds{20});
   }
   return make_error(error_code::unavailable,

@@ -18,14 +18,16 @@ namespace pyro::server {
 
 using progress_sink = std::function<void(const std::string&)>;
 
-/// Forwards `op` to the server of `home` when one answers; nullopt when
-/// none runs (the caller then serves the call itself). Host paths in
-/// `args` are made absolute against this process's working directory
-/// first, since the server has its own.
+/// Forwards `op` to the server of `home`, starting one first when none
+/// answers and `start_if_missing`; nullopt when no server serves the call
+/// (none runs, or the running one was set up with another environment or
+/// version and left it alone): the caller then serves it itself. Host
+/// paths in `args` are made absolute against this process's working
+/// directory first, since the server has its own.
 std::optional<result<nlohmann::json>>
-call_if_running(const std::filesystem::path& home,
-                const contract::operation& op, nlohmann::json args,
-                const progress_sink& progress);
+call_server(const std::filesystem::path& home, const contract::operation& op,
+            nlohmann::json args, const progress_sink& progress,
+            bool start_if_missing);
 
 /// The server's status; `unavailable` when none runs.
 result<nlohmann::json> server_status(const std::filesystem::path& home);

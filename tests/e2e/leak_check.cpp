@@ -101,25 +101,31 @@ std::vector<std::string> home_leftovers(const sandbox_fixture& f) {
     if (it->is_directory(ec))
       continue;
     auto rel = fs::relative(it->path(), f.home.path()).string();
-    // Kept by a home for itself, not by any one workspace.
-    if (rel == "secrets.key" || rel.rfind("environments/", 0) == 0)
+    // Kept by a home for itself, not by any one workspace: its resident
+    // server and that server's parked sandboxes.
+    if (rel == "secrets.key" || rel.rfind("environments/", 0) == 0
+        || rel.rfind("server.", 0) == 0 || rel.rfind("pool/", 0) == 0)
       continue;
     out.push_back(rel);
   }
   return out;
 }
 
-int spawn_pyro(const sandbox_fixture& f, std::vector<std::string> args) {
+int spawn_pyro(const sandbox_fixture& f, std::vector<std::string> args,
+               served_by who) {
   args.insert(args.begin(), PYRO_BIN);
   std::vector<std::string> env{"PYRO_HOME=" + f.home.path().string(),
                                "PYRO_ENVIRONMENT_CACHE_DIR="
                                  + f.cache.path().string(),
                                "PYRO_BACKEND="};
+  if (who == served_by::caller)
+    env.push_back("PYRO_SERVER=off");
   for (char** e = environ; *e != nullptr; ++e) {
     std::string var{*e};
     if (var.rfind("PYRO_HOME=", 0) != 0
         && var.rfind("PYRO_ENVIRONMENT_CACHE_DIR=", 0) != 0
-        && var.rfind("PYRO_BACKEND=", 0) != 0)
+        && var.rfind("PYRO_BACKEND=", 0) != 0
+        && var.rfind("PYRO_SERVER=", 0) != 0)
       env.push_back(var);
   }
   std::vector<char*> argv;
@@ -156,8 +162,8 @@ bool wait_or_kill(int pid, std::chrono::milliseconds limit) {
 }
 
 void kill_after(const sandbox_fixture& f, std::vector<std::string> args,
-                std::chrono::milliseconds delay) {
-  wait_or_kill(spawn_pyro(f, std::move(args)), delay);
+                std::chrono::milliseconds delay, served_by who) {
+  wait_or_kill(spawn_pyro(f, std::move(args), who), delay);
 }
 
 std::vector<int> helper_pids(const sandbox_fixture& f) {

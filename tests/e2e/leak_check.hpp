@@ -22,8 +22,13 @@ std::vector<std::string> leaks(const sandbox_fixture& f,
 /// Files under PYRO_HOME other than the ones a home keeps for itself.
 std::vector<std::string> home_leftovers(const sandbox_fixture& f);
 
+/// Who serves a spawned call: the spawned process itself (so that killing
+/// it kills the work), or the home's resident server.
+enum class served_by { caller, server };
+
 /// Starts `pyro args...` as the fixture runs it, output discarded.
-int spawn_pyro(const sandbox_fixture& f, std::vector<std::string> args);
+int spawn_pyro(const sandbox_fixture& f, std::vector<std::string> args,
+               served_by who = served_by::caller);
 
 /// Waits up to `limit` for `pid`; true when it ended (SIGKILL after that).
 bool wait_or_kill(int pid, std::chrono::milliseconds limit);
@@ -31,7 +36,8 @@ bool wait_or_kill(int pid, std::chrono::milliseconds limit);
 /// Runs `pyro args...` as the fixture does and kills it (SIGKILL) after
 /// `delay`, or lets it finish first.
 void kill_after(const sandbox_fixture& f, std::vector<std::string> args,
-                std::chrono::milliseconds delay);
+                std::chrono::milliseconds delay,
+                served_by who = served_by::caller);
 
 /// Host pids of this home's sandbox helpers (`pyro-sandbox`) running now.
 std::vector<int> helper_pids(const sandbox_fixture& f);

@@ -1,7 +1,7 @@
-// The resident runtime: `pyro server start` makes later calls of the same
-// PYRO_HOME go through one process, which serves them as the CLI would,
-// refuses a caller whose environment differs, stops and idles out cleanly,
-// and whose death leaves callers serving themselves.
+// The resident runtime: the first call of a PYRO_HOME starts one process
+// that serves every later call as the CLI would; a caller whose environment
+// differs serves itself; it stops, idles out and goes with its home, and
+// after its death the next call starts another.
 
 #include <csignal>
 #include <fstream>
@@ -100,33 +100,81 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   pyro_json({"server", "stop"});
   CHECK(gone_within(home.path(), 10s));
   CHECK_FALSE(fs::exists(home.path() / "server.sock"));
-  // With no server, calls serve themselves.
   auto status = pyro({"server", "status"});
   CHECK(status.exit_code != 0);
+  // The next call starts a server again.
   CHECK(pyro_json({"workspace", "list"})["count"] == 0);
+  auto again = server_pids(home.path());
+  REQUIRE(again.size() == 1);
+  CHECK(again.front() != pid);
 }
 
 TEST_CASE_METHOD(test::sandbox_fixture,
-                 "a caller whose environment differs from the server's is "
-                 "refused, not served differently",
+                 "the first call starts the server; racing calls share one",
+                 "[e2e][server]") {
+  server_guard guard{*this};
+  CHECK(server_pids(home.path()).empty());
+  std::vector<std::thread> callers;
+  // Racing first calls start one server between them.
+  for (int i = 0; i < 4; ++i)
+    callers.emplace_back([&] {
+      CHECK(pyro({"workspace", "list", "--json"}).exit_code == 0);
+    });
+  for (auto& t : callers)
+    t.join();
+  CHECK(server_pids(home.path()).size() == 1);
+  CHECK(pyro_json({"server", "status"})["requests"].get<int>() >= 4);
+  // PYRO_SERVER=off serves the call here and starts nothing.
+  pyro_json({"server", "stop"});
+  CHECK(gone_within(home.path(), 10s));
+  auto local = test::run_process({PYRO_BIN, "workspace", "list"},
+                                 {{"PYRO_HOME", home.path().string()},
+                                  {"PYRO_ENVIRONMENT_CACHE_DIR",
+                                   cache.path().string()},
+                                  {"PYRO_SERVER", "off"}});
+  CHECK(local.exit_code == 0);
+  CHECK(server_pids(home.path()).empty());
+}
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "a server exits when its PYRO_HOME is removed",
+                 "[e2e][server]") {
+  test::temp_dir other;
+  auto home2 = other.path() / "home";
+  auto r = test::run_process({PYRO_BIN, "server", "start", "--json"},
+                             {{"PYRO_HOME", home2.string()},
+                              {"PYRO_ENVIRONMENT_CACHE_DIR",
+                               cache.path().string()}});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(server_pids(home2).size() == 1);
+  fs::remove_all(home2);
+  CHECK(gone_within(home2, 10s));
+}
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "a caller whose environment differs from the server's serves "
+                 "itself, never served differently",
                  "[e2e][server]") {
   server_guard guard{*this};
   pyro_json({"server", "start"});
-  auto args = std::vector<std::string>{PYRO_BIN, "workspace", "list"};
-  auto r = test::run_process(args,
+  auto id = create();
+  auto before = pyro_json({"server", "status"})["requests"].get<int>();
+  // Another cache: there busybox is not installed; the server's has it.
+  auto r = test::run_process({PYRO_BIN, "env", "list", "--json"},
                              {{"PYRO_HOME", home.path().string()},
-                              {"PYRO_ENVIRONMENT_CACHE_DIR", "/elsewhere"},
-                              {"PYRO_BACKEND", ""}});
-  CHECK(r.exit_code != 0);
-  CHECK_THAT(r.err, Catch::Contains("PYRO_ENVIRONMENT_CACHE_DIR"));
-  CHECK_THAT(r.err, Catch::Contains("pyro server stop"));
-  // PYRO_SERVER=off serves the call here, whatever runs.
-  auto local = test::run_process(args,
-                                 {{"PYRO_HOME", home.path().string()},
-                                  {"PYRO_ENVIRONMENT_CACHE_DIR", "/elsewhere"},
-                                  {"PYRO_BACKEND", ""},
-                                  {"PYRO_SERVER", "off"}});
-  CHECK(local.exit_code == 0);
+                              {"PYRO_ENVIRONMENT_CACHE_DIR",
+                               (home.path() / "elsewhere").string()}});
+  REQUIRE(r.exit_code == 0);
+  auto listed = json::parse(r.out);
+  bool busybox_installed = false;
+  for (const auto& e : listed["environments"])
+    if (e.value("name", "") == "busybox")
+      busybox_installed = e.value("installed", false);
+  CHECK_FALSE(busybox_installed);
+  // Refused calls count as requests, served ones more: one refusal each
+  // from the thin client and from pyro-runtime, nothing else.
+  CHECK(pyro_json({"server", "status"})["requests"].get<int>() <= before + 3);
+  pyro_json({"workspace", "delete", id});
 }
 
 TEST_CASE_METHOD(test::sandbox_fixture,
@@ -138,9 +186,10 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   auto id = create();
   ::kill(first, SIGKILL);
   CHECK(gone_within(home.path(), 5s));
-  // The socket file is still there; nobody answers on it.
+  // The socket file is still there; nobody answers on it: the next call
+  // starts a new server (the lock died with the old one).
   CHECK(out(id, "echo still") == "still\n");
-  auto second = pyro_json({"server", "start"})["pid"].get<int>();
+  auto second = pyro_json({"server", "status"})["pid"].get<int>();
   CHECK(second != first);
   CHECK(out(id, "echo again") == "again\n");
   pyro_json({"workspace", "delete", id});
@@ -152,7 +201,8 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   server_guard guard{*this};
   pyro_json({"server", "start"});
   auto id = create();
-  test::kill_after(*this, {"workspace", "exec", id, "--", "sleep 30"}, 700ms);
+  test::kill_after(*this, {"workspace", "exec", id, "--", "sleep 30"}, 700ms,
+                   test::served_by::server);
   std::this_thread::sleep_for(1500ms);
   CHECK(out(id, "ps -o args | grep -c '^sleep 30' || true") == "0\n");
   pyro_json({"workspace", "delete", id});
