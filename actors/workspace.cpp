@@ -31,17 +31,42 @@ result<redactor> secrets_of(workspace_state& st) {
 // workspace whose secrets cannot be read answers with that error rather
 // than with something it could not redact.
 template <class T>
-caf::result<T> reply(workspace_state& st, result<T>&& r) {
+result<T> redacted(workspace_state& st, result<T>&& r) {
   auto values = secrets_of(st);
   if (!values)
-    return to_caf(values.err());
+    return values.err();
   if (!r) {
     auto err = r.err();
     redact(*values, err);
-    return to_caf(err);
+    return err;
   }
   redact(*values, *r);
-  return std::move(*r);
+  return std::move(r);
+}
+
+template <class T>
+caf::result<T> reply(workspace_state& st, result<T>&& r) {
+  auto out = redacted(st, std::move(r));
+  if (!out)
+    return to_caf(out.err());
+  return std::move(*out);
+}
+
+// Runs `work` on a thread of its own and replies from there, so that the
+// workspace keeps answering (another exec, a status, a file read) while it
+// runs; what it changes is guarded by the workspace's lock on disk, as for
+// calls from other processes.
+template <class T, class F>
+caf::result<T> reply_later(workspace_pointer self, F work) {
+  auto promise = self->make_response_promise<T>();
+  self->spawn<caf::detached>([promise, st = self->state, work]() mutable {
+    auto out = redacted(st, work(st));
+    if (out)
+      promise.deliver(std::move(*out));
+    else
+      promise.deliver(to_caf(out.err()));
+  });
+  return promise;
 }
 
 caf::result<bool> reply(workspace_state& st, status s) {
@@ -139,8 +164,9 @@ workspace_impl(workspace_actor::stateful_pointer<workspace_state> self,
       return std::move(*record);
     },
     [=](exec_atom, const exec_request& request) -> caf::result<exec_result> {
-      return reply(self->state, exec_in_workspace(*self->state.store,
-                                                  self->state.id, request));
+      return reply_later<exec_result>(self, [request](workspace_state& st) {
+        return exec_in_workspace(*st.store, st.id, request);
+      });
     },
     [=](sync_atom, const std::string& source,
         const std::string& dest) -> caf::result<sync_result> {

@@ -1,6 +1,6 @@
 // `pyro`: the thin client. It parses the command line, forwards the call
-// to the resident server of PYRO_HOME (starting one when none runs) and
-// prints the answer; it links no runtime (no CAF, libgit2, libarchive, libcurl or
+// to the resident server of PYRO_HOME (starting one when none runs and
+// PYRO_SERVER=auto) and prints the answer; it links no runtime (no CAF, libgit2, libarchive, libcurl or
 // libseccomp), so such a call costs little more than a process start.
 // Everything else (PYRO_SERVER=off, a server that cannot start or is set up
 // with another environment, `server ...`, `mcp serve`, `demo`) is handed,
@@ -8,6 +8,7 @@
 // itself.
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -35,6 +36,13 @@ int hand_to_runtime(char** argv, bool as_json) {
     as_json);
 }
 
+// Whether a call that finds no server starts one. Opt-in while the suite
+// does not yet pass with a server behind every call (docs/server.md).
+bool start_on_demand() {
+  const char* setting = std::getenv("PYRO_SERVER");
+  return setting != nullptr && std::string{setting} == "auto";
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -47,7 +55,8 @@ int main(int argc, char** argv) {
   const auto& op = *parsed.op;
   if (forwardable(op))
     if (auto forwarded = pyro::server::call_server(
-          pyro::sys::pyro_home(), op, parsed.args, print_progress, true))
+          pyro::sys::pyro_home(), op, parsed.args, print_progress,
+          start_on_demand()))
       return finish(op, parsed.args, *forwarded, parsed.as_json);
   return hand_to_runtime(argv, parsed.as_json);
 }

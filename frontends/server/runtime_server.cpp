@@ -32,6 +32,8 @@
 #include "messages/sys/unique_fd.hpp"
 #include "messages/wire/frame.hpp"
 
+extern char** environ;
+
 namespace pyro::server {
 
 namespace fs = std::filesystem;
@@ -144,7 +146,7 @@ private:
   void handle(unique_fd fd) {
     auto reply = answer(fd.get());
     static_cast<void>(wire::write_frame(fd.get(), wire::frame_kind::header,
-                                        dump_json(reply)));
+                                        encode_message(reply)));
     --in_flight_;
   }
 
@@ -155,7 +157,7 @@ private:
     auto frame = wire::read_frame(fd, 30000);
     if (!frame)
       return failure(frame.err());
-    auto request = json::parse(frame->body, nullptr, false);
+    auto request = decode_message(frame->body);
     if (!request.is_object() || !request.contains("op"))
       return failure(make_error(error_code::invalid_argument,
                                 "a server request is {\"op\", \"args\"}"));
@@ -239,21 +241,20 @@ private:
                           + client.value("version", std::string{}),
                         "run `pyro server stop`; the next call starts a "
                         "server of this version");
-    auto env = client.value("env", json::object());
-    for (const auto& [name, value] : env.items()) {
-      const char* mine = std::getenv(name.c_str());
-      json own = mine && *mine ? json(mine) : json(nullptr);
-      if (own != value)
-        return make_error(error_code::failed_precondition,
-                          "the running pyro server (pid "
-                            + std::to_string(::getpid()) + ") has " + name
-                            + "=" + (own.is_string() ? mine : "(unset)")
-                            + ", this call has "
-                            + (value.is_string() ? value.get<std::string>()
-                                                 : "(unset)"),
-                          "run `pyro server stop` to let the next call start "
-                          "one with this environment, or call with the "
-                          "server's");
+    auto theirs = client.value("env", json::object());
+    auto mine = serving_environment(environ);
+    if (theirs != mine) {
+      std::string differs;
+      for (const auto* side : {&theirs, &mine})
+        for (const auto& [name, value] : side->items())
+          if (theirs.value(name, json()) != mine.value(name, json()))
+            differs = name;
+      return make_error(error_code::failed_precondition,
+                        "the running pyro server (pid "
+                          + std::to_string(::getpid()) + ") was started with "
+                          "another " + differs,
+                        "run `pyro server stop` to let the next call start "
+                        "one with this environment");
     }
     return std::nullopt;
   }

@@ -21,6 +21,8 @@
 #include "messages/sys/unique_fd.hpp"
 #include "messages/wire/frame.hpp"
 
+extern char** environ;
+
 namespace pyro::server {
 
 namespace fs = std::filesystem;
@@ -56,12 +58,8 @@ unique_fd connect_to(const fs::path& home) {
 }
 
 json client_facts() {
-  json env = json::object();
-  for (const char* key : environment_keys) {
-    const char* v = std::getenv(key);
-    env[key] = v && *v ? json(v) : json(nullptr); // empty is unset to pyro
-  }
-  return {{"version", std::string{version()}}, {"env", std::move(env)}};
+  return {{"version", std::string{version()}},
+          {"env", serving_environment(environ)}};
 }
 
 // One request on a connected socket: progress lines relayed, then the
@@ -70,7 +68,7 @@ result<json> exchange(int fd, const std::string& op, json args,
                       const progress_sink& progress) {
   json request{{"op", op}, {"args", std::move(args)}, {"client", client_facts()}};
   if (auto sent
-      = wire::write_frame(fd, wire::frame_kind::header, dump_json(request));
+      = wire::write_frame(fd, wire::frame_kind::header, encode_message(request));
       !sent)
     return sent.err();
   for (;;) {
@@ -85,7 +83,7 @@ result<json> exchange(int fd, const std::string& op, json args,
         progress(frame->body);
       continue;
     }
-    auto reply = json::parse(frame->body, nullptr, false);
+    auto reply = decode_message(frame->body);
     if (!reply.is_object())
       return make_error(error_code::internal,
                         "the pyro server sent a malformed reply");

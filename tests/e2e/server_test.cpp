@@ -53,6 +53,16 @@ struct server_guard {
   }
 };
 
+// The first call of a home starts its server (opt-in for now).
+struct start_on_demand {
+  start_on_demand() {
+    ::setenv("PYRO_SERVER", "auto", 1);
+  }
+  ~start_on_demand() {
+    ::unsetenv("PYRO_SERVER");
+  }
+};
+
 bool gone_within(const fs::path& home, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (!server_pids(home).empty()
@@ -66,6 +76,7 @@ bool gone_within(const fs::path& home, std::chrono::milliseconds limit) {
 TEST_CASE_METHOD(test::sandbox_fixture,
                  "calls go through a started server and behave as without it",
                  "[e2e][server]") {
+  start_on_demand on;
   server_guard guard{*this};
   auto started = pyro_json({"server", "start"});
   auto pid = started["pid"].get<int>();
@@ -112,6 +123,7 @@ TEST_CASE_METHOD(test::sandbox_fixture,
 TEST_CASE_METHOD(test::sandbox_fixture,
                  "the first call starts the server; racing calls share one",
                  "[e2e][server]") {
+  start_on_demand on;
   server_guard guard{*this};
   CHECK(server_pids(home.path()).empty());
   std::vector<std::thread> callers;
@@ -181,6 +193,7 @@ TEST_CASE_METHOD(test::sandbox_fixture,
                  "a server killed with -9 leaves callers serving themselves "
                  "and a new server can start",
                  "[e2e][server]") {
+  start_on_demand on;
   server_guard guard{*this};
   auto first = pyro_json({"server", "start"})["pid"].get<int>();
   auto id = create();
@@ -205,6 +218,26 @@ TEST_CASE_METHOD(test::sandbox_fixture,
                    test::served_by::server);
   std::this_thread::sleep_for(1500ms);
   CHECK(out(id, "ps -o args | grep -c '^sleep 30' || true") == "0\n");
+  pyro_json({"workspace", "delete", id});
+}
+
+TEST_CASE_METHOD(test::sandbox_fixture,
+                 "a workspace answers through the server while one of its "
+                 "execs runs",
+                 "[e2e][server]") {
+  server_guard guard{*this};
+  pyro_json({"server", "start"});
+  auto id = create();
+  int busy = test::spawn_pyro(*this, {"workspace", "exec", id, "--", "sleep 3"},
+                              test::served_by::server);
+  std::this_thread::sleep_for(500ms);
+  auto began = std::chrono::steady_clock::now();
+  CHECK(pyro_json({"workspace", "status", id})["state"] == "started");
+  CHECK(out(id, "ps | grep -v grep | grep -c 'sleep 3'; true") == "1\n");
+  auto took = std::chrono::steady_clock::now() - began;
+  // Behind the exec they would have waited for its 3 s.
+  CHECK(took < 2s);
+  CHECK(test::wait_or_kill(busy, 10s));
   pyro_json({"workspace", "delete", id});
 }
 
