@@ -19,9 +19,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A /proc file of a process that may end while it is read: what was read
+// (istream::get turns a failing read into the end, where a streambuf
+// iterator would throw).
 std::string slurp(const fs::path& path) {
   std::ifstream in{path};
-  return {std::istreambuf_iterator<char>{in}, {}};
+  std::string out;
+  for (char c; in.get(c);)
+    out += c;
+  return out;
 }
 
 bool zombie_or_gone(const std::string& pid) {

@@ -19,9 +19,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// A /proc file of a process that may end while it is read: what was read.
 std::string slurp(const fs::path& path) {
   std::ifstream in{path};
-  return {std::istreambuf_iterator<char>{in}, {}};
+  std::string out;
+  for (char c; in.get(c);)
+    out += c;
+  return out;
 }
 
 // Pids of `pyro server run` processes serving `home`.
@@ -121,7 +125,7 @@ TEST_CASE_METHOD(test::sandbox_fixture,
 }
 
 TEST_CASE_METHOD(test::sandbox_fixture,
-                 "the first call starts the server; racing calls share one",
+                 "the first call starts the server and racing calls share one",
                  "[e2e][server]") {
   start_on_demand on;
   server_guard guard{*this};
