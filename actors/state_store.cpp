@@ -238,10 +238,9 @@ void state_store::remove_lock(const std::string& id) const {
 void state_store::remove_orphan_locks() const {
   std::error_code ec;
   for (const auto& dirent : fs::directory_iterator(home_ / "locks", ec)) {
-    auto name = dirent.path().filename().string();
-    auto id = name.substr(0, name.size() - std::min<size_t>(name.size(), 5));
-    if (name.size() <= 5 || name.substr(name.size() - 5) != ".lock"
-        || !validate_workspace_id(id) || exists(id))
+    auto id = dirent.path().stem().string();
+    if (dirent.path().extension() != ".lock" || !validate_workspace_id(id)
+        || exists(id))
       continue;
     auto held = lock(id, std::chrono::milliseconds{0});
     if (held && !exists(id))

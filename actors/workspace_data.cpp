@@ -162,12 +162,7 @@ status read_members_once(const fs::path& tar,
   sys::unique_fd file{::open(tar.c_str(), O_RDONLY | O_CLOEXEC)};
   if (file.get() < 0)
     return make_error(error_code::internal, "cannot read " + tar.string());
-  wire::tar_reader reader{[&](char* buf, size_t size) -> result<size_t> {
-    auto n = ::read(file.get(), buf, size);
-    if (n < 0)
-      return make_error(error_code::internal, "cannot read " + tar.string());
-    return static_cast<size_t>(n);
-  }};
+  wire::tar_reader reader{wire::fd_source(file.get(), tar.string())};
   char buf[65536];
   for (;;) {
     auto next = reader.next();

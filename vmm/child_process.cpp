@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "messages/sys/unix_socket.hpp"
+
 namespace pyro::vmm {
 
 namespace {
@@ -22,18 +24,6 @@ std::vector<char*> c_argv(const std::vector<std::string>& argv) {
     out.push_back(const_cast<char*>(a.c_str()));
   out.push_back(nullptr);
   return out;
-}
-
-result<sockaddr_un> unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path))
-    return make_error(error_code::invalid_argument,
-                      "socket path too long (" + std::to_string(path.size())
-                        + " bytes, max 107): " + path,
-                      "use a shorter PYRO_HOME");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
 }
 
 } // namespace
@@ -141,7 +131,7 @@ result<pid_t> spawn_detached(const std::vector<std::string>& argv,
 
 result<sys::unique_fd> send_line(const std::string& path,
                                  const std::string& text) {
-  auto addr = unix_address(path);
+  auto addr = sys::unix_address(path);
   if (!addr)
     return addr.err();
   sys::unique_fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
@@ -191,7 +181,7 @@ result<std::string> read_to_eof(int fd, const std::string& what,
 
 status wait_for_socket(const std::string& path,
                        std::chrono::milliseconds timeout) {
-  auto addr = unix_address(path);
+  auto addr = sys::unix_address(path);
   if (!addr)
     return addr.err();
   auto deadline = std::chrono::steady_clock::now() + timeout;

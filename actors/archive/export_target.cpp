@@ -49,6 +49,13 @@ result<export_target> export_target::resolve(const std::string& output,
   auto name = given.filename().string();
   if (output.back() == '/' || name.empty() || name == "." || name == "..")
     return not_an_entry(output);
+  // A name of the exports' own temporaries would be swept by a later export
+  // once this process is gone: what was exported there would be lost.
+  if (name.rfind(staging_prefix, 0) == 0)
+    return make_error(error_code::invalid_argument,
+                      "--output names starting with " + std::string{staging_prefix}
+                        + " are pyro's own temporaries",
+                      "choose another name");
   auto parent = given.parent_path();
   std::error_code ec;
   // The user's own symlinks on the way are followed, as any tool would.

@@ -224,17 +224,7 @@ result<wire::unpack_totals> extract_untrusted(const fs::path& tar, int dest_fd,
     return make_error(error_code::internal,
                       "cannot read " + tar.string() + ": "
                         + std::strerror(errno));
-  wire::tar_reader reader{[&](char* buf, size_t size) -> result<size_t> {
-    for (;;) {
-      auto n = ::read(file.get(), buf, size);
-      if (n >= 0)
-        return static_cast<size_t>(n);
-      if (errno != EINTR)
-        return make_error(error_code::internal,
-                          "cannot read " + tar.string() + ": "
-                            + std::strerror(errno));
-    }
-  }};
+  wire::tar_reader reader{wire::fd_source(file.get(), tar.string())};
   wire::unpack_options options;
   options.perm_mask = host_perm_mask;
   options.max_entries = limits.max_entries;

@@ -1,10 +1,10 @@
 #include "frontends/cli/output.hpp"
 
-#include <cstdlib>
 #include <iostream>
 #include <string>
 
 #include "frontends/cli/render.hpp"
+#include "frontends/server/server_client.hpp"
 #include "messages/json_text.hpp"
 
 namespace pyro::cli {
@@ -34,10 +34,8 @@ void print_progress(const std::string& line) {
 }
 
 bool forwardable(const contract::operation& op) {
-  const char* setting = std::getenv("PYRO_SERVER");
-  if (setting != nullptr && std::string{setting} == "off")
-    return false;
-  return !op.method.empty() && op.cli != "mcp serve" && op.cli != "demo";
+  return server::server_use_from_environment() != server::server_use::off
+         && !op.method.empty() && op.cli != "mcp serve" && op.cli != "demo";
 }
 
 } // namespace pyro::cli

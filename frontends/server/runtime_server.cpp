@@ -30,6 +30,7 @@
 #include "messages/sys/clock.hpp"
 #include "messages/sys/file_lock.hpp"
 #include "messages/sys/unique_fd.hpp"
+#include "messages/sys/unix_socket.hpp"
 #include "messages/wire/frame.hpp"
 
 extern char** environ;
@@ -48,30 +49,17 @@ void on_stop_signal(int) {
   stop_requested = true;
 }
 
-// A peer of the same user, or root: nobody else reaches this home's state.
-bool peer_allowed(int fd) {
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-    return false;
-  return cred.uid == ::geteuid() || cred.uid == 0;
-}
-
 result<unique_fd> listen_on(const fs::path& path) {
   std::error_code ec;
   fs::remove(path, ec); // a dead server's; the lock says none runs
+  auto addr = sys::unix_address(path.string());
+  if (!addr)
+    return addr.err();
   unique_fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.string().size() >= sizeof addr.sun_path)
-    return make_error(error_code::invalid_argument,
-                      "the server socket path " + path.string()
-                        + " is too long for a Unix socket",
-                      "use a shorter PYRO_HOME");
-  std::strcpy(addr.sun_path, path.c_str());
   // Born 0600: no moment at which another user could connect.
   auto old_mask = ::umask(077);
-  int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  int bound
+    = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr);
   ::umask(old_mask);
   if (fd.get() < 0 || bound != 0 || ::listen(fd.get(), 128) != 0)
     return make_error(error_code::internal, "cannot listen on " + path.string()
@@ -151,7 +139,8 @@ private:
   }
 
   json answer(int fd) {
-    if (!peer_allowed(fd))
+    // The same user, or root: nobody else reaches this home's state.
+    if (!sys::peer_is_own_user(fd))
       return failure(make_error(error_code::failed_precondition,
                                 "this pyro server serves its own user only"));
     auto frame = wire::read_frame(fd, 30000);
@@ -161,7 +150,7 @@ private:
     if (!request.is_object() || !request.contains("op"))
       return failure(make_error(error_code::invalid_argument,
                                 "a server request is {\"op\", \"args\"}"));
-    ++requests_;
+    auto number = ++requests_;
     auto op = request.value("op", std::string{});
     if (op == status_op)
       return success(status());
@@ -171,9 +160,8 @@ private:
     }
     if (auto mismatch = client_mismatch(request.value("client", json{}))) {
       // Not served differently: the caller serves the call itself.
-      auto refused = failure(*mismatch);
-      refused["serve_yourself"] = true;
-      return refused;
+      spdlog::info("declined a call: {}", mismatch->message);
+      return json{{declined_key, true}};
     }
     const auto* operation = contract::find_method(op);
     if (operation == nullptr || !dispatchable(*operation))
@@ -189,7 +177,7 @@ private:
       return settle(dispatch(sdk_, *operation, args, progress));
     // A caller that goes away (Ctrl-C, kill) takes its command with it:
     // nobody is left to read what it prints.
-    auto tag = "server-" + std::to_string(++requests_);
+    auto tag = "server-" + std::to_string(number);
     args[cancel_tag_key] = tag;
     int finished[2] = {-1, -1};
     if (::pipe2(finished, O_CLOEXEC) != 0)

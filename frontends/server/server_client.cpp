@@ -19,6 +19,7 @@
 #include "messages/json_text.hpp"
 #include "messages/sys/file_lock.hpp"
 #include "messages/sys/unique_fd.hpp"
+#include "messages/sys/unix_socket.hpp"
 #include "messages/wire/frame.hpp"
 
 extern char** environ;
@@ -31,28 +32,18 @@ using sys::unique_fd;
 
 namespace {
 
-// Marks a refusal that asks the caller to serve the call itself.
-constexpr const char* serve_yourself = "serve-yourself";
-
 // A connection to the server, or an invalid fd when none listens. A socket
 // whose listener is another user (not root) is treated as no server: this
 // home's state is never handed to it.
 unique_fd connect_to(const fs::path& home) {
-  auto path = socket_path(home);
-  sockaddr_un addr{};
-  if (path.string().size() >= sizeof addr.sun_path)
+  auto addr = sys::unix_address(socket_path(home).string());
+  if (!addr)
     return unique_fd{};
-  addr.sun_family = AF_UNIX;
-  std::strcpy(addr.sun_path, path.c_str());
   unique_fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
   if (fd.get() < 0
-      || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr)
-           != 0)
-    return unique_fd{};
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0
-      || (cred.uid != ::geteuid() && cred.uid != 0))
+      || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr)
+           != 0
+      || !sys::peer_is_own_user(fd.get()))
     return unique_fd{};
   return fd;
 }
@@ -63,21 +54,22 @@ json client_facts() {
 }
 
 // One request on a connected socket: progress lines relayed, then the
-// result or the error the server sent.
-result<json> exchange(int fd, const std::string& op, json args,
-                      const progress_sink& progress) {
+// result or the error the server sent; nullopt when the server declined the
+// call untouched (it was set up with another environment or version).
+std::optional<result<json>> exchange(int fd, const std::string& op, json args,
+                                     const progress_sink& progress) {
   json request{{"op", op}, {"args", std::move(args)}, {"client", client_facts()}};
   if (auto sent
       = wire::write_frame(fd, wire::frame_kind::header, encode_message(request));
       !sent)
-    return sent.err();
+    return result<json>{sent.err()};
   for (;;) {
     auto frame = wire::read_frame(fd);
     if (!frame)
-      return make_error(error_code::unavailable,
-                        "the pyro server went away during the call: "
-                          + frame.err().message,
-                        "retry; `pyro server status` says whether it runs");
+      return result<json>{make_error(
+        error_code::unavailable,
+        "the pyro server went away during the call: " + frame.err().message,
+        "retry; `pyro server status` says whether it runs")};
     if (frame->kind == wire::frame_kind::data) {
       if (progress)
         progress(frame->body);
@@ -85,15 +77,22 @@ result<json> exchange(int fd, const std::string& op, json args,
     }
     auto reply = decode_message(frame->body);
     if (!reply.is_object())
-      return make_error(error_code::internal,
-                        "the pyro server sent a malformed reply");
+      return result<json>{make_error(error_code::internal,
+                                     "the pyro server sent a malformed reply")};
+    if (reply.value(declined_key, false))
+      return std::nullopt;
     if (reply.value("ok", false))
-      return reply.value("result", json{});
-    auto err = error_from_json(reply);
-    if (reply.value("serve_yourself", false))
-      err.code = error_code::failed_precondition, err.hint = serve_yourself;
-    return err;
+      return result<json>{reply.value("result", json{})};
+    return result<json>{error_from_json(reply)};
   }
+}
+
+// A request the server always serves (its own operations).
+result<json> ask(int fd, const char* op) {
+  auto out = exchange(fd, op, json::object(), {});
+  if (!out)
+    return make_error(error_code::internal, "the pyro server declined " + std::string{op});
+  return std::move(*out);
 }
 
 // Forks a detached `pyro server run` in a session of its own; the
@@ -105,13 +104,15 @@ result<pid_t> spawn_server(const fs::path& home) {
   // The runtime binary lies beside this one (the thin `pyro` or itself).
   auto runtime = fs::read_symlink("/proc/self/exe", ec).parent_path()
                  / "pyro-runtime";
-  int log = ::open(log_path(home).c_str(),
-                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  unique_fd log{::open(log_path(home).c_str(),
+                       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)};
   int told[2] = {-1, -1};
   if (::pipe2(told, O_CLOEXEC) != 0)
     return make_error(error_code::internal,
                       std::string{"cannot start the server: "}
                         + std::strerror(errno));
+  unique_fd told_read{told[0]};
+  unique_fd told_write{told[1]};
   pid_t child = ::fork();
   if (child < 0)
     return make_error(error_code::internal,
@@ -121,14 +122,14 @@ result<pid_t> spawn_server(const fs::path& home) {
     ::setsid();
     pid_t server = ::fork();
     if (server != 0) {
-      static_cast<void>(::write(told[1], &server, sizeof server));
+      static_cast<void>(::write(told_write.get(), &server, sizeof server));
       ::_exit(0);
     }
     int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 0);
-    if (log >= 0) {
-      ::dup2(log, 1);
-      ::dup2(log, 2);
+    if (log.get() >= 0) {
+      ::dup2(log.get(), 1);
+      ::dup2(log.get(), 2);
     }
     // Nothing of the caller's but the log: a pipe the caller's own caller
     // waits on (for its end of file) must not live on in a daemon.
@@ -138,12 +139,9 @@ result<pid_t> spawn_server(const fs::path& home) {
             static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  ::close(told[1]);
-  if (log >= 0)
-    ::close(log);
+  told_write = unique_fd{};
   pid_t server = -1;
-  auto n = ::read(told[0], &server, sizeof server);
-  ::close(told[0]);
+  auto n = ::read(told_read.get(), &server, sizeof server);
   ::waitpid(child, nullptr, 0);
   if (n != sizeof server || server <= 0)
     return make_error(error_code::internal, "cannot start the server");
@@ -189,6 +187,14 @@ json absolute_host_paths(const contract::operation& op, json args,
   return args;
 }
 
+server_use server_use_from_environment() {
+  const char* setting = std::getenv("PYRO_SERVER");
+  std::string value = setting ? setting : "";
+  return value == "off"    ? server_use::off
+         : value == "auto" ? server_use::start
+                           : server_use::if_running;
+}
+
 std::optional<result<json>> call_server(const fs::path& home,
                                         const contract::operation& op,
                                         json args,
@@ -201,11 +207,8 @@ std::optional<result<json>> call_server(const fs::path& home,
     return std::nullopt;
   std::error_code ec;
   auto cwd = fs::current_path(ec);
-  auto out = exchange(fd.get(), std::string{op.method},
-                      absolute_host_paths(op, std::move(args), cwd), progress);
-  if (!out && out.err().hint == serve_yourself)
-    return std::nullopt; // a server set up otherwise: nothing was done
-  return out;
+  return exchange(fd.get(), std::string{op.method},
+                  absolute_host_paths(op, std::move(args), cwd), progress);
 }
 
 result<json> server_status(const fs::path& home) {
@@ -214,7 +217,7 @@ result<json> server_status(const fs::path& home) {
     return make_error(error_code::unavailable,
                       "no pyro server runs for " + home.string(),
                       "`pyro server start` starts one");
-  return exchange(fd.get(), status_op, json::object(), {});
+  return ask(fd.get(), status_op);
 }
 
 result<json> start_server(const fs::path& home) {
@@ -223,8 +226,8 @@ result<json> start_server(const fs::path& home) {
   // Racing starters take turns: the first starts one, the rest find it.
   std::error_code ec;
   fs::create_directories(home, ec);
-  auto turn = sys::file_lock::acquire(home / "server.starting",
-                                      std::chrono::seconds{15});
+  auto turn
+    = sys::file_lock::acquire(starting_path(home), std::chrono::seconds{15});
   if (auto running = server_status(home))
     return running;
   auto spawned = spawn_server(home);
@@ -249,7 +252,7 @@ result<json> stop_server(const fs::path& home) {
   auto fd = connect_to(home);
   if (fd.get() < 0)
     return json{{"stopped", false}, {"running", false}};
-  auto said = exchange(fd.get(), stop_op, json::object(), {});
+  auto said = ask(fd.get(), stop_op);
   if (!said)
     return said.err();
   for (int i = 0; i < 1500 && connect_to(home).get() >= 0; ++i)

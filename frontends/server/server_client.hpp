@@ -18,6 +18,12 @@ namespace pyro::server {
 
 using progress_sink = std::function<void(const std::string&)>;
 
+/// What PYRO_SERVER asks of a call: `off` serves it in the calling process,
+/// `auto` starts a server when none runs, anything else (unset) uses one
+/// that runs.
+enum class server_use { off, if_running, start };
+server_use server_use_from_environment();
+
 /// Forwards `op` to the server of `home`, starting one first when none
 /// answers and `start_if_missing`; nullopt when no server serves the call
 /// (none runs, or the running one was set up with another environment or

@@ -16,6 +16,12 @@ inline std::filesystem::path lock_path(const std::filesystem::path& home) {
   return home / "server.lock";
 }
 
+/// Starters take turns on this, so that racing first calls start one
+/// server between them.
+inline std::filesystem::path starting_path(const std::filesystem::path& home) {
+  return home / "server.starting";
+}
+
 inline std::filesystem::path log_path(const std::filesystem::path& home) {
   return home / "server.log";
 }

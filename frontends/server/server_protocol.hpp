@@ -14,6 +14,10 @@ namespace pyro::server {
 inline constexpr const char* status_op = "server_status";
 inline constexpr const char* stop_op = "server_stop";
 
+/// Set in a reply to a call the server declined untouched (another
+/// environment or version): the caller serves it itself.
+inline constexpr const char* declined_key = "declined";
+
 /// The PYRO_* variables of an environment that change how a call is served:
 /// all of them but the home (one server per home anyway) and the server's
 /// own settings. Empty values count as unset. A client sends its own; the

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstring>
+
+#include <unistd.h>
 
 namespace pyro::wire {
 
@@ -340,6 +343,20 @@ result<size_t> tar_reader::read(char* buf, size_t size) {
     return ok.err();
   data_left_ -= want;
   return want;
+}
+
+tar_reader::source fd_source(int fd, std::string what) {
+  return [fd, what = std::move(what)](char* buf,
+                                      size_t size) -> result<size_t> {
+    for (;;) {
+      auto n = ::read(fd, buf, size);
+      if (n >= 0)
+        return static_cast<size_t>(n);
+      if (errno != EINTR)
+        return make_error(error_code::internal, "cannot read " + what + ": "
+                                                  + std::strerror(errno));
+    }
+  };
 }
 
 } // namespace pyro::wire

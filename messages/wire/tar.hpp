@@ -96,4 +96,8 @@ private:
   bool done_ = false;
 };
 
+/// A file descriptor as a tar_reader source, retrying interrupted reads;
+/// errors name `what`.
+tar_reader::source fd_source(int fd, std::string what);
+
 } // namespace pyro::wire

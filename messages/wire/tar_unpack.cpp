@@ -107,6 +107,10 @@ private:
     if (parts.empty())
       return {}; // "./" or a stripped top directory: the root itself
     auto clean = join_components(parts);
+    if (parts.size() > options_.max_depth)
+      return refused(clean.substr(0, 200) + "...",
+                     "deeper than " + std::to_string(options_.max_depth)
+                       + " directories");
     if (++totals_.entries > options_.max_entries)
       return make_error(error_code::resource_exhausted,
                         "the archive has more than "

@@ -24,6 +24,9 @@ struct unpack_options {
   /// target, as `tar --strip-components`; members left with no name (the
   /// archive's top directory) are skipped.
   size_t strip_components = 0;
+  /// Deepest member accepted, in directories: far past any PATH_MAX tree,
+  /// short of what would exhaust descriptors or stacks on the way down.
+  size_t max_depth = 4096;
 };
 
 struct unpack_totals {

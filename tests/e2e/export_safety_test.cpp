@@ -58,6 +58,14 @@ TEST_CASE_METHOD(test::sandbox_fixture,
     }
   }
 
+  SECTION("a name of the exports' own temporaries is refused") {
+    auto r = pyro({"workspace", "export", id, "d", "--output",
+                   (dir / ".pyro-export-999999999-5").string()});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("pyro's own temporaries"));
+    CHECK(export_leftovers(dir).empty());
+  }
+
   SECTION("overwrite swaps out the one entry, siblings stay") {
     auto target = dir / "out";
     fs::create_directories(target / "old");

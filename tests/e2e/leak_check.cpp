@@ -19,19 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A /proc file of a process that may end while it is read: what was read
-// (istream::get turns a failing read into the end, where a streambuf
-// iterator would throw).
-std::string slurp(const fs::path& path) {
-  std::ifstream in{path};
-  std::string out;
-  for (char c; in.get(c);)
-    out += c;
-  return out;
-}
-
 bool zombie_or_gone(const std::string& pid) {
-  auto stat = slurp("/proc/" + pid + "/stat");
+  auto stat = proc_text("/proc/" + pid + "/stat");
   return stat.empty() || stat.find(") Z ") != std::string::npos;
 }
 
@@ -40,27 +29,33 @@ bool names_group(const std::string& cgroups, const std::string& id) {
          || cgroups.find("/pyro/" + id + "/") != std::string::npos;
 }
 
-// Pids of the live processes for which `wanted(proc_dir, cmdline)` holds.
-template <class Predicate>
-std::vector<int> live_pids(Predicate wanted) {
+} // namespace
+
+std::string proc_text(const fs::path& path) {
+  std::ifstream in{path};
+  std::string out;
+  for (char c; in.get(c);)
+    out += c;
+  return out;
+}
+
+std::vector<int> live_pids(const pid_filter& wanted) {
   std::vector<int> out;
   for (const auto& e : fs::directory_iterator("/proc")) {
     auto name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos
         || zombie_or_gone(name))
       continue;
-    if (wanted(e.path(), slurp(e.path() / "cmdline")))
+    if (wanted(e.path(), proc_text(e.path() / "cmdline")))
       out.push_back(std::stoi(name));
   }
   return out;
 }
 
-} // namespace
-
 std::vector<int> sandbox_pids(const sandbox_fixture& f, const std::string& id) {
   auto dir = f.workspace_dir(id).string();
   return live_pids([&](const fs::path& proc, const std::string& cmdline) {
-    return names_group(slurp(proc / "cgroup"), id)
+    return names_group(proc_text(proc / "cgroup"), id)
            || cmdline.find(dir) != std::string::npos;
   });
 }
@@ -70,7 +65,7 @@ std::vector<std::string> leaks(const sandbox_fixture& f,
   std::vector<std::string> out;
   for (int pid : sandbox_pids(f, id))
     out.push_back("process " + std::to_string(pid) + ": "
-                  + slurp("/proc/" + std::to_string(pid) + "/comm"));
+                  + proc_text("/proc/" + std::to_string(pid) + "/comm"));
   for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified",
                            "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu",
                            "/sys/fs/cgroup/pids"}) {
@@ -80,13 +75,13 @@ std::vector<std::string> leaks(const sandbox_fixture& f,
       out.push_back("cgroup " + group.string());
   }
   auto dir = f.workspace_dir(id).string();
-  std::istringstream mounts{slurp("/proc/self/mountinfo")};
+  std::istringstream mounts{proc_text("/proc/self/mountinfo")};
   for (std::string line; std::getline(mounts, line);)
     if (line.find(dir) != std::string::npos)
       out.push_back("mount " + line);
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/sys/block", ec)) {
-    auto backing = slurp(e.path() / "loop" / "backing_file");
+    auto backing = proc_text(e.path() / "loop" / "backing_file");
     if (backing.find(dir) != std::string::npos)
       out.push_back("loop device " + e.path().filename().string());
   }

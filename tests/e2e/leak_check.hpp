@@ -4,12 +4,26 @@
 // could be: processes, cgroups, mounts, loop devices, lock files, files.
 
 #include <chrono>
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "sandbox_fixture.hpp"
 
 namespace pyro::test {
+
+/// A /proc file of a process that may end while it is read: what was read
+/// (istream::get turns a failing read into the end, where a streambuf
+/// iterator would throw).
+std::string proc_text(const std::filesystem::path& path);
+
+/// Decides on one process from its /proc directory and command line.
+using pid_filter
+  = std::function<bool(const std::filesystem::path&, const std::string&)>;
+
+/// Host pids of the live (not zombie) processes `wanted` accepts.
+std::vector<int> live_pids(const pid_filter& wanted);
 
 /// Host pids of processes in the workspace's cgroup, or whose command line
 /// names its directory (the sandbox helper, slirp4netns).

@@ -19,32 +19,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A /proc file of a process that may end while it is read: what was read.
-std::string slurp(const fs::path& path) {
-  std::ifstream in{path};
-  std::string out;
-  for (char c; in.get(c);)
-    out += c;
-  return out;
-}
-
 // Pids of `pyro server run` processes serving `home`.
 std::vector<int> server_pids(const fs::path& home) {
-  std::vector<int> out;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    auto name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    auto cmdline = slurp(e.path() / "cmdline");
-    auto stat = slurp(e.path() / "stat");
-    if (cmdline.find(std::string{"server\0run", 10}) == std::string::npos
-        || stat.find(") Z ") != std::string::npos)
-      continue;
-    auto environ = slurp(e.path() / "environ");
-    if (environ.find("PYRO_HOME=" + home.string() + '\0') != std::string::npos)
-      out.push_back(std::stoi(name));
-  }
-  return out;
+  return test::live_pids([&](const fs::path& proc, const std::string& cmd) {
+    return cmd.find(std::string{"server\0run", 10}) != std::string::npos
+           && test::proc_text(proc / "environ")
+                .find("PYRO_HOME=" + home.string() + '\0')
+                != std::string::npos;
+  });
 }
 
 // Stops the home's server whatever the test did, before the home goes.
@@ -101,7 +83,7 @@ TEST_CASE_METHOD(test::sandbox_fixture,
   fs::current_path(cwd);
   INFO(exported.err);
   CHECK(exported.exit_code == 0);
-  CHECK(slurp(host.path() / "relative.txt") == "hi\n");
+  CHECK(test::proc_text(host.path() / "relative.txt") == "hi\n");
   auto after = pyro_json({"server", "status"});
   CHECK(after["requests"].get<int>() >= before + 5);
   CHECK(after["workspaces"] == 1);
@@ -256,5 +238,5 @@ TEST_CASE_METHOD(test::sandbox_fixture, "an idle server exits on its own",
                               {"PYRO_SERVER_IDLE_SECONDS", "1"}});
   REQUIRE(r.exit_code == 0);
   CHECK(gone_within(home.path(), 10s));
-  CHECK_THAT(slurp(home.path() / "server.log"), Catch::Contains("idle"));
+  CHECK_THAT(test::proc_text(home.path() / "server.log"), Catch::Contains("idle"));
 }

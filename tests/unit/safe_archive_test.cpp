@@ -272,6 +272,21 @@ TEST_CASE("untrusted tars keep every link target and write nothing through "
   CHECK_FALSE(fs::exists(outside / "planted"));
 }
 
+TEST_CASE("a member deeper than the limit is refused before anything of it "
+          "is made",
+          "[archive][export]") {
+  test::temp_dir dir;
+  std::string deep;
+  for (int i = 0; i < 5000; ++i)
+    deep += "d/";
+  auto in = dir.path() / "deep.tar";
+  write_archive(in, {{deep + "f", AE_IFREG, "x", ""}}, false);
+  auto got = extract_to(in, dir.path() / "out");
+  REQUIRE_FALSE(got);
+  CHECK_THAT(got.err().message, Catch::Contains("deeper than 4096"));
+  CHECK(fs::is_empty(dir.path() / "out"));
+}
+
 TEST_CASE("untrusted tars extract as plain files of the caller's",
           "[archive][export][content]") {
   test::temp_dir dir;
